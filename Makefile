@@ -1,0 +1,38 @@
+# `make run` serves the embedded default; `make test` sets up everything the tests need and runs them all.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.install-stamp
+PYTEST_ARGS ?=
+
+.PHONY: install run test test-sqlite test-postgres services bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@touch $(STAMP)
+
+run: install
+	$(BIN)/archive serve --host 127.0.0.1 --port 8000
+
+services:
+	bash scripts/services.sh
+
+test: install services
+	$(MAKE) --no-print-directory test-sqlite test-postgres
+
+test-sqlite: install
+	ARCHIVE_TEST_DB=sqlite $(BIN)/pytest $(PYTEST_ARGS)
+
+test-postgres: install
+	$(eval $(shell bash scripts/services.sh --env))
+	ARCHIVE_TEST_DB=postgres ARCHIVE_TEST_POSTGRES_URL='$(ARCHIVE_TEST_POSTGRES_URL)' $(BIN)/pytest $(PYTEST_ARGS)
+
+bench: install services
+	$(BIN)/python bench/filing.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

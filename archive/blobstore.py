@@ -1,0 +1,120 @@
+"""The blob store seam: content addressed by its SHA-256, written once, never overwritten.
+
+The local store follows the durability order of ARCHITECTURE.md: temp file, fsync, rename, fsync the directory.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import BinaryIO, Iterator, Protocol
+
+from archive.errors import IntegrityFailure, NotFound
+from archive.hashing import CHUNK, Spool
+
+
+class BlobStore(Protocol):
+    def put(self, spool: Spool) -> str:
+        """Store the finished spool under its checksum (taking the file over); return the storage key."""
+
+    def open(self, checksum: str, size: int) -> BinaryIO:
+        """A stream of the stored bytes; raises IntegrityFailure if the stored size is not `size`."""
+
+    def exists(self, checksum: str) -> bool: ...
+
+    def delete(self, checksum: str) -> None: ...
+
+    def checksums(self) -> Iterator[str]:
+        """Every stored checksum, for fixity and orphan detection."""
+
+    def spool_dir(self) -> Path:
+        """Where uploads are spooled: on the same filesystem as the blobs, so storing is a rename."""
+
+
+class LocalBlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        (root / "sha256").mkdir(parents=True, exist_ok=True)
+        (root / "tmp").mkdir(parents=True, exist_ok=True)
+
+    def spool_dir(self) -> Path:
+        return self.root / "tmp"
+
+    def key_for(self, checksum: str) -> str:
+        algorithm, hexdigest = _split(checksum)
+        return f"{algorithm}/{hexdigest[:2]}/{hexdigest[2:4]}/{hexdigest}"
+
+    def path_for(self, checksum: str) -> Path:
+        return self.root / self.key_for(checksum)
+
+    def put(self, spool: Spool) -> str:
+        spool.finish()
+        target = self.path_for(spool.checksum)
+        if target.exists():
+            spool.discard()  # identical content is already stored; it is never overwritten
+            if target.stat().st_size != spool.size:
+                raise IntegrityFailure(f"the stored copy of {spool.checksum} is damaged; run fixity",
+                                       code="blob_corrupted")
+            return self.key_for(spool.checksum)
+        _make_dirs_durable(target.parent)
+        os.chmod(spool.path, 0o440)
+        os.replace(spool.path, target)
+        _fsync_dir(target.parent)
+        return self.key_for(spool.checksum)
+
+    def open(self, checksum: str, size: int) -> BinaryIO:
+        path = self.path_for(checksum)
+        try:
+            handle = open(path, "rb")
+        except FileNotFoundError:
+            raise IntegrityFailure(f"the content {checksum} is missing from the blob store",
+                                   code="blob_missing") from None
+        actual = os.fstat(handle.fileno()).st_size
+        if actual != size:
+            handle.close()
+            raise IntegrityFailure(f"the content {checksum} has {actual} bytes, {size} were recorded",
+                                   code="blob_size_mismatch")
+        return handle
+
+    def exists(self, checksum: str) -> bool:
+        return self.path_for(checksum).exists()
+
+    def delete(self, checksum: str) -> None:
+        path = self.path_for(checksum)
+        if not path.exists():
+            raise NotFound(f"no blob {checksum}")
+        path.unlink()
+        _fsync_dir(path.parent)
+
+    def checksums(self) -> Iterator[str]:
+        for path in sorted((self.root / "sha256").glob("*/*/*")):
+            yield f"sha256:{path.name}"
+
+
+def read_chunks(handle: BinaryIO) -> Iterator[bytes]:
+    with handle:
+        yield from iter(lambda: handle.read(CHUNK), b"")
+
+
+def _split(checksum: str) -> tuple[str, str]:
+    algorithm, _, hexdigest = checksum.partition(":")
+    if algorithm != "sha256" or len(hexdigest) != 64 or not all(c in "0123456789abcdef" for c in hexdigest):
+        raise ValueError(f"not a sha256 checksum: {checksum!r}")
+    return algorithm, hexdigest
+
+
+def _make_dirs_durable(directory: Path) -> None:
+    missing = []
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for new_dir in reversed(missing):
+        new_dir.mkdir(exist_ok=True)
+        _fsync_dir(new_dir.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

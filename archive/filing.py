@@ -1,0 +1,181 @@
+"""Filing: the whole synchronous path, from a spooled upload to a receipt.
+
+1. The upload is already spooled, hashed and size-checked (archive.hashing.Spool).
+2. Its type is detected from content and checked against the allow-list.
+3. In one transaction: references are validated, the blob is written (fsync, rename), then the document and version
+   rows, relations, the audit event and the outbox row are inserted. A crash before commit leaves an orphan blob only.
+4. After commit the receipt is returned; only then may anyone be told "filed".
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from archive import idempotency
+from archive.clock import isoformat
+from archive.customers import get_or_create_customer, get_or_create_order
+from archive.errors import InvalidInput, NotFound
+from archive.hashing import Spool
+from archive.metadata import Filing, invalid
+from archive.mime import detect_allowed
+from archive.models import Blob, Document, DocumentType, DocumentVersion, Relation
+from archive.outbox import enqueue
+from archive.runtime import Runtime
+from audit.log import Actor, append
+
+MAX_FILENAME = 1000
+RACE_RETRIES = 3
+
+
+def file_document(rt: Runtime, spool: Spool, filing: Filing, actor: Actor, filename: str | None = None,
+                  channel: str = "api", idempotency_key: str | None = None) -> dict[str, Any]:
+    mime_type = _checked_content(spool)
+    return _retry_on_race(lambda: _file_once(rt, spool, filing, actor, mime_type, filename, channel,
+                                             idempotency_key))
+
+
+def _file_once(rt: Runtime, spool: Spool, filing: Filing, actor: Actor, mime_type: str, filename: str | None,
+               channel: str, idempotency_key: str | None) -> dict[str, Any]:
+    with rt.transaction() as session:
+        earlier = idempotency.recall(session, actor, idempotency_key, spool.checksum)
+        if earlier is not None:
+            return earlier
+        require_document_type(session, filing.doc_type)
+        _require_targets(session, filing.relations)
+        customer = get_or_create_customer(session, rt.clock, actor, filing.customer_number, filing.customer_name)
+        order = (get_or_create_order(session, rt.clock, actor, customer, filing.order_number)
+                 if filing.order_number else None)
+        duplicate = None if filing.allow_duplicate else _same_content(session, spool.checksum, customer.id, order)
+        if duplicate is not None:
+            receipt = _duplicate_receipt(session, rt, actor, duplicate, spool.checksum)
+        else:
+            receipt = _file_new(session, rt, spool, filing, actor, customer.id, order, mime_type, filename, channel)
+        idempotency.remember(session, rt.clock, actor, idempotency_key, spool.checksum, receipt)
+        return receipt
+
+
+def add_version(rt: Runtime, document_id: str, spool: Spool, actor: Actor, filename: str | None = None,
+                reason: str | None = None, idempotency_key: str | None = None) -> dict[str, Any]:
+    mime_type = _checked_content(spool)
+    with rt.transaction() as session:
+        earlier = idempotency.recall(session, actor, idempotency_key, spool.checksum)
+        if earlier is not None:
+            return earlier
+        document = session.get(Document, document_id)
+        if document is None:
+            raise NotFound(f"no document {document_id}", code="document_not_found")
+        version = _store_version(session, rt, spool, document, document.current_version + 1, mime_type,
+                                 filename, actor, reason)
+        document.current_version = version.number
+        document.processing_status = "queued"
+        event = append(session, rt.clock, actor, "document.version_added", f"document:{document.id}",
+                       {**_content_details(version), "reason": reason})
+        enqueue(session, rt.clock, "document.process", {"document_id": document.id, "version": version.number})
+        receipt = receipt_for(document, version, event.seq)
+        idempotency.remember(session, rt.clock, actor, idempotency_key, spool.checksum, receipt)
+        return receipt
+
+
+def _retry_on_race(attempt: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Concurrent filers may race to create the same customer, order or idempotency key (PostgreSQL).
+
+    The loser's transaction rolls back whole; running it again finds the winner's rows.
+    """
+    for _ in range(RACE_RETRIES - 1):
+        try:
+            return attempt()
+        except IntegrityError:
+            continue
+    return attempt()
+
+
+def receipt_for(document: Document, version: DocumentVersion, audit_seq: int,
+                duplicate: bool = False) -> dict[str, Any]:
+    return {"id": document.id, "version": version.number, "checksum": version.checksum, "size": version.size,
+            "mime_type": version.mime_type, "doc_type": document.doc_type, "filed_at": isoformat(document.filed_at),
+            "audit_seq": audit_seq, "duplicate": duplicate}
+
+
+def _checked_content(spool: Spool) -> str:
+    spool.finish()
+    if spool.size == 0:
+        raise InvalidInput("file: the file is empty", code="empty_file", field="file")
+    return detect_allowed(spool.path)
+
+
+def _file_new(session: Session, rt: Runtime, spool: Spool, filing: Filing, actor: Actor, customer_id: str,
+              order: Any, mime_type: str, filename: str | None, channel: str) -> dict[str, Any]:
+    document = Document(doc_type=filing.doc_type, customer_id=customer_id, order_id=order.id if order else None,
+                        title=filing.title, document_date=filing.document_date,
+                        external_reference=filing.external_reference, current_version=1, filed_at=rt.clock(),
+                        filed_by=actor.name, source_channel=channel, processing_status="queued")
+    session.add(document)
+    session.flush()
+    version = _store_version(session, rt, spool, document, 1, mime_type, filename, actor, None)
+    for relation_type, target in filing.relations:
+        session.add(Relation(source_id=document.id, target_id=target, type=relation_type, created_at=rt.clock(),
+                             created_by=actor.name))
+        append(session, rt.clock, actor, "relation.added", f"document:{document.id}",
+               {"type": relation_type, "target": target})
+    event = append(session, rt.clock, actor, "document.filed", f"document:{document.id}",
+                   {**_content_details(version), "doc_type": filing.doc_type, "customer": filing.customer_number,
+                    "order": filing.order_number, "source_channel": channel})
+    enqueue(session, rt.clock, "document.process", {"document_id": document.id, "version": 1})
+    return receipt_for(document, version, event.seq)
+
+
+def _store_version(session: Session, rt: Runtime, spool: Spool, document: Document, number: int, mime_type: str,
+                   filename: str | None, actor: Actor, reason: str | None) -> DocumentVersion:
+    storage_key = rt.blobs.put(spool)  # discards the spool when identical content is stored already
+    if session.get(Blob, spool.checksum) is None:
+        session.add(Blob(checksum=spool.checksum, size=spool.size, storage_key=storage_key, created_at=rt.clock()))
+    version = DocumentVersion(document_id=document.id, number=number, checksum=spool.checksum, size=spool.size,
+                              mime_type=mime_type, original_filename=_clean_filename(filename),
+                              created_at=rt.clock(), created_by=actor.name, reason=reason)
+    session.add(version)
+    session.flush()
+    return version
+
+
+def _duplicate_receipt(session: Session, rt: Runtime, actor: Actor, document: Document,
+                       checksum: str) -> dict[str, Any]:
+    version = next(v for v in reversed(document.versions) if v.checksum == checksum)
+    event = append(session, rt.clock, actor, "document.duplicate_returned", f"document:{document.id}",
+                   {"checksum": checksum, "version": version.number})
+    return receipt_for(document, version, event.seq, duplicate=True)
+
+
+def _same_content(session: Session, checksum: str, customer_id: str, order: Any) -> Document | None:
+    query = (select(Document).join(DocumentVersion, DocumentVersion.document_id == Document.id)
+             .where(DocumentVersion.checksum == checksum, Document.customer_id == customer_id)
+             .where(Document.order_id == order.id if order else Document.order_id.is_(None))
+             .order_by(Document.filed_at).limit(1))
+    return session.scalar(query)
+
+
+def require_document_type(session: Session, doc_type: str) -> None:
+    if session.get(DocumentType, doc_type) is None:
+        known = ", ".join(session.scalars(select(DocumentType.code).order_by(DocumentType.code)))
+        raise invalid("doc_type", f"unknown document type {doc_type!r}; known types: {known}",
+                      code="unknown_document_type")
+
+
+def _require_targets(session: Session, relations: list[tuple[str, str]]) -> None:
+    for index, (_, target) in enumerate(relations):
+        if session.get(Document, target) is None:
+            raise invalid(f"relations[{index}].target", f"no document {target}", code="unknown_relation_target")
+
+
+def _content_details(version: DocumentVersion) -> dict[str, Any]:
+    return {"version": version.number, "checksum": version.checksum, "size": version.size,
+            "mime_type": version.mime_type, "filename": version.original_filename}
+
+
+def _clean_filename(filename: str | None) -> str | None:
+    """Kept only as metadata, never as a path: trimmed and bounded; encoding happens on download."""
+    if not filename:
+        return None
+    return filename[:MAX_FILENAME]

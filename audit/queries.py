@@ -1,0 +1,50 @@
+"""Reading the journal: filtered, paginated by seq. Reading it is itself recorded."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archive.clock import Clock, isoformat
+from archive.models import AuditEvent
+from audit.log import Actor, append
+from audit.verify import ChainReport, verify_chain
+
+
+def list_events(session: Session, clock: Clock, actor: Actor, *, subject: str | None = None,
+                actor_name: str | None = None, action: str | None = None, since: datetime | None = None,
+                until: datetime | None = None, after_seq: int = 0, limit: int = 100) -> dict[str, Any]:
+    query = select(AuditEvent).where(AuditEvent.seq > after_seq).order_by(AuditEvent.seq).limit(limit + 1)
+    filters = {"subject": subject, "actor": actor_name, "action": action}
+    for column, value in filters.items():
+        if value is not None:
+            query = query.where(getattr(AuditEvent, column) == value)
+    if since is not None:
+        query = query.where(AuditEvent.time >= since)
+    if until is not None:
+        query = query.where(AuditEvent.time < until)
+    rows = session.scalars(query).all()
+    page = rows[:limit]
+    items = [event_view(e) for e in page]
+    append(session, clock, actor, "audit.searched", None,
+           {"filters": {k: v for k, v in filters.items() if v is not None}, "since": isoformat(since),
+            "until": isoformat(until), "after_seq": after_seq, "count": len(items)})
+    return {"items": items, "next_cursor": str(page[-1].seq) if len(rows) > limit else None}
+
+
+def event_view(event: AuditEvent) -> dict[str, Any]:
+    return {"seq": event.seq, "time": isoformat(event.time), "actor": event.actor, "action": event.action,
+            "subject": event.subject, "outcome": event.outcome, "ip": event.ip, "user_agent": event.user_agent,
+            "details": event.details, "prev_hash": event.prev_hash, "hash": event.hash}
+
+
+def verify_and_record(sessions: Any, clock: Clock, actor: Actor) -> ChainReport:
+    """Verifies in a read of its own, then records that the verification happened and what it found."""
+    with sessions.begin() as session:
+        report = verify_chain(session)
+    with sessions.begin() as session:
+        append(session, clock, actor, "audit.verified", None, report.as_dict(),
+               outcome="success" if report.ok else "failure")
+    return report

@@ -1,0 +1,48 @@
+"""Serving: gunicorn workers, each building its own runtime after the fork."""
+from __future__ import annotations
+
+import click
+from gunicorn.app.base import BaseApplication
+from sqlalchemy import func, select
+
+from archive import accounts
+from archive.models import User
+from archive.runtime import Runtime
+from audit.log import Actor
+from config.settings import Settings
+
+
+def bootstrap_admin(runtime: Runtime, actor: Actor) -> None:
+    """On a fresh archive, create the first administrator and say how to get in."""
+    with runtime.transaction() as session:
+        if session.scalar(select(func.count()).select_from(User)):
+            return
+        _, password = accounts.create_user(session, runtime.clock, actor, "admin", "admin")
+    click.echo("Created the first administrator account:\n"
+               f"  username: admin\n  password: {password}\n"
+               "Keep this password; it is not shown again. To make an API token:\n"
+               "  .venv/bin/archive tokens create --name my-token --scopes file,read,audit --user admin\n"
+               "then call the API with `Authorization: Bearer <token>`, e.g.\n"
+               "  curl -H 'Authorization: Bearer <token>' http://127.0.0.1:8000/api/v1/customers")
+
+
+class _Gunicorn(BaseApplication):
+    def __init__(self, settings: Settings, options: dict) -> None:
+        self.settings = settings
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        from web.app import create_app
+        return create_app(self.settings)
+
+
+def serve_forever(settings: Settings, host: str, port: int) -> None:
+    click.echo(f"Serving the archive on http://{host}:{port} (data in {settings.data_dir})")
+    _Gunicorn(settings, {"bind": f"{host}:{port}", "workers": settings.web_workers,
+                         "threads": settings.web_threads, "worker_class": "gthread", "timeout": 300,
+                         "accesslog": None, "errorlog": "-", "loglevel": "warning"}).run()

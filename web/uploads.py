@@ -1,0 +1,44 @@
+"""Multipart uploads are parsed straight into a hashing, size-bounded spool beside the blob store."""
+from __future__ import annotations
+
+from typing import IO, Any
+
+from flask import Request, g, request
+
+from archive.errors import InvalidInput
+from archive.hashing import Spool
+from web.context import runtime
+
+METADATA_LIMIT = 1024 * 1024
+
+
+class ArchiveRequest(Request):
+    def _get_file_stream(self, total_content_length: int | None, content_type: str | None,
+                         filename: str | None = None, content_length: int | None = None) -> IO[bytes]:
+        rt = runtime()
+        spool = Spool(rt.blobs.spool_dir(), rt.settings.max_upload_bytes)
+        g.setdefault("spools", []).append(spool)
+        return spool  # type: ignore[return-value]
+
+
+def discard_spools(_exc: Any = None) -> None:
+    for spool in g.pop("spools", []):
+        spool.discard()
+
+
+def uploaded_spool(field: str) -> Spool | None:
+    storage = request.files.get(field)
+    return storage.stream if storage is not None else None  # type: ignore[return-value]
+
+
+def form_text(field: str) -> str | None:
+    """A form value, sent either as a plain field or as a small file part (curl -F metadata=@meta.json)."""
+    if field in request.form:
+        return request.form[field]
+    spool = uploaded_spool(field)
+    if spool is None:
+        return None
+    spool.finish()
+    if spool.size > METADATA_LIMIT:
+        raise InvalidInput(f"{field}: larger than {METADATA_LIMIT} bytes", code="invalid_metadata", field=field)
+    return spool.path.read_bytes().decode("utf-8", errors="replace")
