@@ -21,6 +21,7 @@ from archive.metadata import Filing
 from archive.runtime import Runtime
 from audit.log import Actor
 from audit.queries import verify_and_record
+from config.settings import SettingsError
 from web.app import create_app
 
 
@@ -28,8 +29,27 @@ def _app_without_schema_check():
     return create_app(check_schema=False)
 
 
-cli = FlaskGroup(name="archive", create_app=_app_without_schema_check, add_default_commands=False,
-                 add_version_option=False, load_dotenv=False, help="The order-to-cash compliance archive.")
+class ArchiveFailure(click.ClickException):
+    exit_code = 1
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"archive: {self.message}", err=True)
+
+
+class ArchiveGroup(FlaskGroup):
+    """Domain errors become one line on stderr and exit status 1, the CLI face of the API's problem codes."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ArchiveError as error:
+            raise ArchiveFailure(f"{error.code}: {error.message}") from None
+        except SettingsError as error:
+            raise ArchiveFailure(f"configuration: {error}") from None
+
+
+cli = ArchiveGroup(name="archive", create_app=_app_without_schema_check, add_default_commands=False,
+                   add_version_option=False, load_dotenv=False, help="The order-to-cash compliance archive.")
 
 
 def rt(check_schema: bool = True) -> Runtime:
@@ -175,14 +195,4 @@ def audit_verify() -> None:
 
 
 def main() -> None:
-    try:
-        cli.main(prog_name="archive", standalone_mode=False)
-    except ArchiveError as error:
-        click.echo(f"archive: {error.code}: {error.message}", err=True)
-        sys.exit(1)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(1)
-    except click.ClickException as error:
-        error.show()
-        sys.exit(error.exit_code)
+    cli.main(prog_name="archive")

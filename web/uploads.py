@@ -13,6 +13,17 @@ METADATA_LIMIT = 1024 * 1024
 
 
 class ArchiveRequest(Request):
+    def make_form_data_parser(self):
+        parser = super().make_form_data_parser()
+        parser.silent = False  # a malformed body is the client's error to hear about, not an empty form
+        return parser
+
+    def _load_form_data(self) -> None:
+        try:
+            super()._load_form_data()
+        except ValueError as exc:
+            raise InvalidInput(f"the multipart body is malformed: {exc}", code="malformed_multipart") from None
+
     def _get_file_stream(self, total_content_length: int | None, content_type: str | None,
                          filename: str | None = None, content_length: int | None = None) -> IO[bytes]:
         rt = runtime()

@@ -1,0 +1,113 @@
+"""Crash-test filer: files documents in a loop through the real filing service until it is killed.
+
+Run by tests/integration/test_crash.py as `python tests/integration/crash_filer.py`, with ARCHIVE_DATA_DIR and
+ARCHIVE_DATABASE_URL (and ARCHIVE_BLOB_URL, ARCHIVE_MAX_UPLOAD_BYTES) naming the test's archive. After each
+`file_document` / `add_version` call has returned, the receipt is written to stdout as one JSON line and flushed:
+a printed receipt is a promise that the document was filed, which the test checks after SIGKILLing this process
+at random moments.
+
+Environment read besides the ARCHIVE_* settings:
+  CRASH_FILER_SEED  seed for sizes, customers, orders and content (default 0)
+  CRASH_FILER_RUN   the run number, written into titles and content so every document is unique (default 0)
+  CRASH_FILER_WAIT  if set, import everything, then wait for one line on stdin before touching the archive; the
+                    test starts the next filer this way while the current one runs, so restarts cost no import time
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import select  # noqa: E402
+
+from archive.filing import add_version, file_document  # noqa: E402
+from archive.hashing import spool_stream  # noqa: E402
+from archive.metadata import parse_filing  # noqa: E402
+from archive.models import Document  # noqa: E402
+from audit.log import Actor  # noqa: E402
+from config.backends import build_runtime  # noqa: E402
+from config.settings import load_settings  # noqa: E402
+
+CUSTOMERS = [("CRASH-C1", "Alpha GmbH"), ("CRASH-C2", "Beta SARL"), ("CRASH-C3", "Gamma Ltd"), ("CRASH-C4", None)]
+ORDERS = [None, "PO-1", "PO-2", "PO-3"]
+DOC_TYPES = ["invoice", "delivery_note", "order_confirmation", "credit_note", "correspondence"]
+MIN_SIZE, MAX_SIZE = 2 * 1024, 300 * 1024
+VERSION_SHARE = 0.2
+KNOWN_AT_START = 200
+
+
+def pdf_bytes(text: str, size: int, rng: random.Random) -> bytes:
+    """A minimal valid one-page PDF of about `size` bytes: an incompressible padding stream makes up the bulk."""
+    content = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+    padding = rng.randbytes(max(0, size - 700))
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Length %d >>\nstream\n" % len(padding) + padding + b"\nendstream",
+    ]
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    for offset in offsets:
+        out.write(b"%010d 00000 n \n" % offset)
+    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref))
+    return out.getvalue()
+
+
+def emit(receipt: dict) -> None:
+    # One write of one short line (well under PIPE_BUF), so the reader never sees half a receipt.
+    sys.stdout.write(json.dumps(receipt, sort_keys=True) + "\n")
+    sys.stdout.flush()
+
+
+def main() -> None:
+    seed = int(os.environ.get("CRASH_FILER_SEED", "0"))
+    run = int(os.environ.get("CRASH_FILER_RUN", "0"))
+    if os.environ.get("CRASH_FILER_WAIT"):
+        if not sys.stdin.readline():
+            return  # the test ended without needing this filer
+    rng = random.Random(seed)
+    rt = build_runtime(load_settings())
+    actor = Actor.system("crash-filer")
+    with rt.transaction() as session:
+        known = list(session.scalars(select(Document.id).order_by(Document.filed_at.desc()).limit(KNOWN_AT_START)))
+    counter = 0
+    while True:
+        counter += 1
+        label = f"crash run {run} item {counter}"
+        data = pdf_bytes(label, rng.randint(MIN_SIZE, MAX_SIZE), rng)
+        with spool_stream(io.BytesIO(data), rt.blobs.spool_dir(), rt.settings.max_upload_bytes) as spool:
+            if known and rng.random() < VERSION_SHARE:
+                receipt = add_version(rt, rng.choice(known), spool, actor, filename=f"r{run}-{counter}-v.pdf",
+                                      reason=f"{label}: corrected copy")
+            else:
+                number, name = rng.choice(CUSTOMERS)
+                order = rng.choice(ORDERS)
+                raw = {"doc_type": rng.choice(DOC_TYPES), "customer": {"number": number, "name": name},
+                       "title": label, "external_reference": f"R{run}-{counter}"}
+                if order is not None:
+                    raw["order"] = {"number": order}
+                receipt = file_document(rt, spool, parse_filing(raw), actor, filename=f"r{run}-{counter}.pdf",
+                                        channel="crash-test")
+                known.append(receipt["id"])
+        emit(receipt)
+
+
+if __name__ == "__main__":
+    main()
