@@ -48,18 +48,25 @@ class LocalBlobStore:
 
     def put(self, spool: Spool) -> str:
         spool.finish()
-        target = self.path_for(spool.checksum)
-        if target.exists():
-            spool.discard()  # identical content is already stored; it is never overwritten
-            if target.stat().st_size != spool.size:
-                raise IntegrityFailure(f"the stored copy of {spool.checksum} is damaged; run fixity",
-                                       code="blob_corrupted")
-            return self.key_for(spool.checksum)
+        try:
+            return self.store_file(spool.checksum, spool.path, spool.size)
+        finally:
+            spool.discard()
+
+    def store_file(self, checksum: str, source: Path, stored_size: int) -> str:
+        """Links an fsynced file into place. The first writer wins; content is never overwritten."""
+        target = self.path_for(checksum)
         _make_dirs_durable(target.parent)
-        os.chmod(spool.path, 0o440)
-        os.replace(spool.path, target)
+        os.chmod(source, 0o440)
+        try:
+            os.link(source, target)
+        except FileExistsError:
+            if target.stat().st_size != stored_size:
+                raise IntegrityFailure(f"the stored copy of {checksum} is damaged; run fixity",
+                                       code="blob_corrupted") from None
+            return self.key_for(checksum)
         _fsync_dir(target.parent)
-        return self.key_for(spool.checksum)
+        return self.key_for(checksum)
 
     def open(self, checksum: str, size: int) -> BinaryIO:
         path = self.path_for(checksum)

@@ -1,25 +1,58 @@
 """The one place that picks implementations, by URL scheme, for the four seams."""
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 from urllib.parse import urlparse
 
 from archive.blobstore import BlobStore, LocalBlobStore
 from archive.clock import Clock, system_clock
+from archive.encryption import MasterKeyring, new_master_key_text, parse_keyring
 from archive.db import make_engine, make_sessionmaker
 from archive.runtime import Runtime
+from archive.sealed_store import KeyDirectory, SealedBlobStore
 from config.settings import Settings, SettingsError
+
+log = logging.getLogger(__name__)
 
 
 def build_runtime(settings: Settings, clock: Clock = system_clock) -> Runtime:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.database_url)
     return Runtime(settings=settings, engine=engine, sessions=make_sessionmaker(engine),
-                   blobs=blob_store_for(settings.blob_url), clock=clock)
+                   blobs=blob_store_for(settings), clock=clock)
 
 
-def blob_store_for(url: str) -> BlobStore:
-    parsed = urlparse(url)
-    if parsed.scheme == "file":
-        return LocalBlobStore(Path(parsed.path))
-    raise SettingsError(f"ARCHIVE_BLOB_URL: no blob store for scheme {parsed.scheme!r} (supported: file://)")
+def blob_store_for(settings: Settings) -> BlobStore:
+    parsed = urlparse(settings.blob_url)
+    if parsed.scheme != "file":
+        raise SettingsError(f"ARCHIVE_BLOB_URL: no blob store for scheme {parsed.scheme!r} (supported: file://)")
+    local = LocalBlobStore(Path(parsed.path))
+    if settings.encryption == "off":
+        return local
+    return SealedBlobStore(local, KeyDirectory(Path(settings.key_dir)), load_keyring(settings))
+
+
+def load_keyring(settings: Settings, create: bool = True) -> MasterKeyring:
+    """From ARCHIVE_MASTER_KEY, else the key file; a fresh embedded archive gets a generated key file."""
+    try:
+        if settings.master_key:
+            return parse_keyring(settings.master_key)
+        path = Path(settings.master_key_file)
+        if not path.exists() and create:
+            _write_private(path, new_master_key_text() + "\n")
+            log.warning("generated a master key at %s: back it up apart from the data; without it nothing "
+                        "stored can be read", path)
+        return parse_keyring(path.read_text(encoding="ascii"))
+    except (OSError, ValueError) as exc:
+        raise SettingsError(f"master key: {exc}") from exc
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())

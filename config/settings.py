@@ -30,6 +30,10 @@ class Settings:
     secret_key: str = ""
     web_workers: int = 2
     web_threads: int = 8
+    encryption: str = "on"
+    master_key: str = dataclasses.field(default="", repr=False)
+    master_key_file: str = ""
+    key_dir: str = ""
 
     def __post_init__(self) -> None:
         data_dir = Path(self.data_dir).absolute()
@@ -38,10 +42,14 @@ class Settings:
             "database_url": f"sqlite:///{data_dir / 'archive.db'}",
             "blob_url": f"file://{data_dir / 'blobs'}",
             "search_url": f"fts5://{data_dir / 'search.db'}",
+            "master_key_file": str(data_dir / "master.key"),
+            "key_dir": str(data_dir / "keys"),
         }
         for name, value in defaults.items():
             if not getattr(self, name):
                 object.__setattr__(self, name, value)
+        if self.encryption not in ("on", "off"):
+            raise SettingsError("ARCHIVE_ENCRYPTION must be `on` or `off`")
         if self.max_upload_bytes <= 0:
             raise SettingsError("ARCHIVE_MAX_UPLOAD_BYTES must be a positive number of bytes")
 

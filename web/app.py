@@ -24,7 +24,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app = Flask(__name__)
     app.request_class = ArchiveRequest
     app.config.update(MAX_CONTENT_LENGTH=settings.max_upload_bytes + MULTIPART_OVERHEAD,
-                      SECRET_KEY=settings.secret_key or None, JSON_SORT_KEYS=False)
+                      SECRET_KEY=settings.secret_key or None)
+    app.json.sort_keys = False
     app.extensions["archive"] = runtime
     app.teardown_request(discard_spools)
     register_error_handlers(app)
