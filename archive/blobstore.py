@@ -5,6 +5,7 @@ The local store follows the durability order of ARCHITECTURE.md: temp file, fsyn
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import BinaryIO, Iterator, Protocol
 
@@ -25,6 +26,9 @@ class BlobStore(Protocol):
 
     def checksums(self) -> Iterator[str]:
         """Every stored checksum, for fixity and orphan detection."""
+
+    def quarantine(self, checksum: str, min_age_seconds: float) -> bool:
+        """Moves an unreferenced blob aside if it was stored at least `min_age_seconds` ago."""
 
     def spool_dir(self) -> Path:
         """Where uploads are spooled: on the same filesystem as the blobs, so storing is a rename."""
@@ -95,6 +99,18 @@ class LocalBlobStore:
     def checksums(self) -> Iterator[str]:
         for path in sorted((self.root / "sha256").glob("*/*/*")):
             yield f"sha256:{path.name}"
+
+    def quarantine(self, checksum: str, min_age_seconds: float) -> bool:
+        path = self.path_for(checksum)
+        # ctime changes when a filer links the blob in: a young blob may belong to a transaction still open.
+        if time.time() - path.stat().st_ctime < min_age_seconds:
+            return False
+        target = self.root / "quarantine" / path.name
+        _make_dirs_durable(target.parent)
+        os.replace(path, target)
+        _fsync_dir(path.parent)
+        _fsync_dir(target.parent)
+        return True
 
 
 def read_chunks(handle: BinaryIO) -> Iterator[bytes]:

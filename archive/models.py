@@ -118,6 +118,7 @@ class DocumentVersion(Base):
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str | None] = mapped_column(Text)
+    last_verified_at: Mapped[datetime | None]
     document: Mapped[Document] = relationship(back_populates="versions")
 
 
@@ -215,3 +216,42 @@ class IdempotencyKey(Base):
     checksum: Mapped[str] = mapped_column(String(80))
     receipt: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
+
+
+class SigningKey(Base):
+    """Public half of an Ed25519 checkpoint key; the private half stays in the signing key directory."""
+
+    __tablename__ = "signing_keys"
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    algorithm: Mapped[str] = mapped_column(String(16))
+    public_key: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    retired_at: Mapped[datetime | None]
+
+
+class AuditCheckpoint(Base):
+    """A signed tree head over the first `tree_size` audit events (RFC 9162 Merkle tree)."""
+
+    __tablename__ = "audit_checkpoints"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tree_size: Mapped[int] = mapped_column(BigInteger, unique=True)
+    root_hash: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime]
+    key_id: Mapped[str] = mapped_column(ForeignKey("signing_keys.key_id"))
+    statement: Mapped[str] = mapped_column(Text)
+    signature: Mapped[str] = mapped_column(String(200))
+    frontier: Mapped[list] = mapped_column(JSON)
+    timestamp_token: Mapped[str | None] = mapped_column(Text)
+
+
+class FixityRun(Base):
+    """One pass of the fixity check; `cursor` makes it resumable."""
+
+    __tablename__ = "fixity_runs"
+    id: Mapped[str] = _id()
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    cursor: Mapped[str | None] = mapped_column(String(80))
+    checked: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_checked: Mapped[int] = mapped_column(BigInteger, default=0)
+    problems: Mapped[dict[str, Any]]

@@ -124,6 +124,17 @@ class SealedBlobStore:
     def checksums(self) -> Iterator[str]:
         return self.inner.checksums()
 
+    def quarantine(self, checksum: str, min_age_seconds: float) -> bool:
+        """The key goes with its blob, so quarantined content stays readable for investigation."""
+        if not self.inner.quarantine(checksum, min_age_seconds):
+            return False
+        key = self.keys.path_for(checksum)
+        if key.exists():
+            target = self.inner.root / "quarantine" / key.name
+            os.replace(key, target)
+            _fsync_dir(target.parent)
+        return True
+
     def rewrap(self) -> int:
         """Re-wraps every data key under the current master key; blobs are not rewritten. Returns the count."""
         count = 0

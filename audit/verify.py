@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from audit.log import GENESIS_HASH, body_of, event_hash
-from archive.models import AuditEvent, AuditHead
+from archive.models import AuditEvent, AuditHead, DocumentVersion
 
 BATCH = 5000
 
@@ -54,3 +54,36 @@ def _problem(event: AuditEvent, expected_seq: int, prev_hash: str) -> str | None
     if event_hash(body_of(event)) != event.hash:
         return "the event's content does not match its hash"
     return None
+
+
+@dataclass(frozen=True)
+class RecordsReport:
+    ok: bool
+    versions: int
+    mismatches: list[dict]
+
+    def as_dict(self) -> dict:
+        return {"ok": self.ok, "versions": self.versions, "mismatches": self.mismatches}
+
+
+RECORDING_ACTIONS = ("document.filed", "document.version_added")
+
+
+def verify_records(session: Session) -> RecordsReport:
+    """Every version row must match the checksum and size its filing event recorded, and vice versa."""
+    recorded: dict[tuple[str, int], tuple[str, int]] = {}
+    for subject, details in session.execute(select(AuditEvent.subject, AuditEvent.details)
+                                            .where(AuditEvent.action.in_(RECORDING_ACTIONS))):
+        recorded[(subject.removeprefix("document:"), details["version"])] = (details["checksum"], details["size"])
+    mismatches, count = [], 0
+    for document_id, number, checksum, size in session.execute(
+            select(DocumentVersion.document_id, DocumentVersion.number, DocumentVersion.checksum,
+                   DocumentVersion.size)):
+        count += 1
+        expected = recorded.pop((document_id, number), None)
+        if expected != (checksum, size):
+            mismatches.append({"document_id": document_id, "version": number, "row": [checksum, size],
+                               "recorded": list(expected) if expected else None})
+    mismatches += [{"document_id": d, "version": v, "row": None, "recorded": list(e)}
+                   for (d, v), e in recorded.items()]
+    return RecordsReport(not mismatches, count, mismatches[:100])

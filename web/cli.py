@@ -194,5 +194,26 @@ def audit_verify() -> None:
         sys.exit(1)
 
 
+@cli.group()
+def fixity() -> None:
+    """Re-hash stored content against its checksums."""
+
+
+@fixity.command("run")
+@click.option("--restart", is_flag=True, help="start a new pass instead of resuming an unfinished one")
+@click.option("--rate", "rate_mb", type=click.FloatRange(min=0.1), default=None, help="MB/s at most")
+@click.option("--max-blobs", type=click.IntRange(min=1), default=None, help="stop after N blobs (resumable)")
+def fixity_run(restart: bool, rate_mb: float | None, max_blobs: int | None) -> None:
+    """Exit 0 when everything checked is intact, 1 otherwise; the report is printed as JSON."""
+    from archive.fixity import run_fixity
+    report = run_fixity(rt(), cli_actor(), resume=not restart, max_blobs=max_blobs,
+                        max_bytes_per_second=rate_mb * 1e6 if rate_mb else None)
+    emit(report.as_dict())
+    if not report.clean:
+        click.echo(f"fixity: {len(report.corrupted)} corrupted, {len(report.missing)} missing, "
+                   f"{len(report.orphans_quarantined)} orphans quarantined", err=True)
+        sys.exit(1)
+
+
 def main() -> None:
     cli.main(prog_name="archive")
