@@ -16,14 +16,15 @@ from archive.errors import SchemaOutOfDate
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, writer: bool = True, **kwargs: Any) -> Engine:
+    """`writer=False` gives SQLite read transactions that take no write lock (WAL readers see a snapshot)."""
     if url.startswith("sqlite"):
-        return _sqlite_engine(url, **kwargs)
+        return _sqlite_engine(url, writer, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
 
 
-def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
+def _sqlite_engine(url: str, writer: bool, **kwargs: Any) -> Engine:
     path = url.split("///", 1)[-1]
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -41,10 +42,10 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _begin_immediate(conn: Any) -> None:
-        # Nearly every transaction appends to the audit log, so take the write lock up front:
+    def _begin(conn: Any) -> None:
+        # Nearly every transaction appends to the audit log, so writers take the write lock up front:
         # upgrading a read lock later fails at once with SQLITE_BUSY instead of waiting.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
 
     return engine
 

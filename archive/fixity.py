@@ -82,7 +82,7 @@ def _open_run(rt: Runtime, actor: Actor, resume: bool) -> FixityRun:
 
 
 def _next_blobs(rt: Runtime, after: str, limit: int) -> list[tuple[str, int]]:
-    with rt.sessions() as session:
+    with rt.reading() as session:
         return [tuple(row) for row in session.execute(
             select(Blob.checksum, Blob.size).where(Blob.checksum > after).order_by(Blob.checksum).limit(limit))]
 
@@ -109,7 +109,7 @@ def _check_blob(rt: Runtime, actor: Actor, checksum: str, size: int, report: Fix
 
 
 def _quarantine_orphans(rt: Runtime, actor: Actor, report: FixityReport, min_age: float) -> None:
-    with rt.sessions() as session:
+    with rt.reading() as session:
         known = set(session.scalars(select(Blob.checksum)))
     for checksum in list(rt.blobs.checksums()):
         if checksum not in known and rt.blobs.quarantine(checksum, min_age):

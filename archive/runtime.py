@@ -20,6 +20,7 @@ class Runtime:
     sessions: sessionmaker[Session]
     blobs: BlobStore
     clock: Clock
+    readers: sessionmaker[Session]
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -27,5 +28,12 @@ class Runtime:
         with self.sessions.begin() as session:
             yield session
 
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only snapshot that never blocks writers: for long reads (verification, fixity, proofs)."""
+        with self.readers() as session:
+            yield session
+
     def close(self) -> None:
         self.engine.dispose()
+        self.readers.kw["bind"].dispose()

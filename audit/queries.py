@@ -9,8 +9,9 @@ from sqlalchemy.orm import Session
 
 from archive.clock import Clock, isoformat
 from archive.models import AuditEvent
+from archive.runtime import Runtime
 from audit.log import Actor, append
-from audit.verify import ChainReport, verify_chain
+from audit.verify import JournalReport, verify_journal
 
 
 def list_events(session: Session, clock: Clock, actor: Actor, *, subject: str | None = None,
@@ -40,11 +41,11 @@ def event_view(event: AuditEvent) -> dict[str, Any]:
             "details": event.details, "prev_hash": event.prev_hash, "hash": event.hash}
 
 
-def verify_and_record(sessions: Any, clock: Clock, actor: Actor) -> ChainReport:
-    """Verifies in a read of its own, then records that the verification happened and what it found."""
-    with sessions.begin() as session:
-        report = verify_chain(session)
-    with sessions.begin() as session:
-        append(session, clock, actor, "audit.verified", None, report.as_dict(),
+def verify_and_record(rt: Runtime, actor: Actor) -> JournalReport:
+    """Verifies in a read snapshot of its own, then records that the verification happened and what it found."""
+    with rt.reading() as session:
+        report = verify_journal(session)
+    with rt.transaction() as session:
+        append(session, rt.clock, actor, "audit.verified", None, report.as_dict(),
                outcome="success" if report.ok else "failure")
     return report

@@ -20,8 +20,9 @@ log = logging.getLogger(__name__)
 def build_runtime(settings: Settings, clock: Clock = system_clock) -> Runtime:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.database_url)
+    reader = engine if engine.dialect.name != "sqlite" else make_engine(settings.database_url, writer=False)
     return Runtime(settings=settings, engine=engine, sessions=make_sessionmaker(engine),
-                   blobs=blob_store_for(settings), clock=clock)
+                   blobs=blob_store_for(settings), clock=clock, readers=make_sessionmaker(reader))
 
 
 def blob_store_for(settings: Settings) -> BlobStore:

@@ -34,6 +34,9 @@ class Settings:
     master_key: str = dataclasses.field(default="", repr=False)
     master_key_file: str = ""
     key_dir: str = ""
+    signing_key_dir: str = ""
+    tsa_url: str = ""
+    checkpoint_interval_seconds: int = 3600
 
     def __post_init__(self) -> None:
         data_dir = Path(self.data_dir).absolute()
@@ -44,6 +47,7 @@ class Settings:
             "search_url": f"fts5://{data_dir / 'search.db'}",
             "master_key_file": str(data_dir / "master.key"),
             "key_dir": str(data_dir / "keys"),
+            "signing_key_dir": str(data_dir / "signing"),
         }
         for name, value in defaults.items():
             if not getattr(self, name):

@@ -187,11 +187,63 @@ def audit() -> None:
 def audit_verify() -> None:
     """Recompute the hash chain; exit 1 naming the first bad seq."""
     runtime = rt()
-    report = verify_and_record(runtime.sessions, runtime.clock, cli_actor())
+    report = verify_and_record(runtime, cli_actor())
     emit(report.as_dict())
+    if not report.chain.ok:
+        click.echo(f"audit chain broken at seq {report.chain.first_bad_seq}: {report.chain.reason}", err=True)
+    if report.bad_signatures:
+        click.echo(f"checkpoint signatures do not verify: {report.bad_signatures}", err=True)
+    if not report.records.ok:
+        click.echo(f"{len(report.records.mismatches)} version rows disagree with their filing events", err=True)
     if not report.ok:
-        click.echo(f"audit chain broken at seq {report.first_bad_seq}: {report.reason}", err=True)
         sys.exit(1)
+
+
+@audit.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign a tree head over every audit event so far (RFC 9162 Merkle tree, Ed25519)."""
+    from audit.checkpoints import checkpoint_view, create_checkpoint
+    checkpoint = create_checkpoint(rt(), cli_actor())
+    if checkpoint is None:
+        click.echo("no new events since the last checkpoint", err=True)
+        return
+    emit(checkpoint_view(checkpoint))
+
+
+@cli.group()
+def keys() -> None:
+    """Signing keys for checkpoints, and the master key that wraps data keys."""
+
+
+@keys.command("generate")
+@click.option("--rotate", is_flag=True, help="retire the key in force and sign with a new one from now on")
+def keys_generate(rotate: bool) -> None:
+    """Generate the checkpoint signing key (Ed25519), or rotate it."""
+    from audit.signing import generate_key
+    runtime = rt()
+    with runtime.transaction() as session:
+        key = generate_key(session, runtime.clock, cli_actor(), Path(runtime.settings.signing_key_dir), rotate)
+        emit({"key_id": key.key_id, "algorithm": key.algorithm, "public_key": key.public_key})
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Retire the signing key in force and generate a new one. Old public keys stay published."""
+    click.get_current_context().invoke(keys_generate, rotate=True)
+
+
+@keys.command("rotate-master")
+def keys_rotate_master() -> None:
+    """Replace the master key in the key file and re-wrap every data key; blobs are not rewritten."""
+    from archive.keys import rotate_master_key
+    emit(rotate_master_key(rt(), cli_actor()))
+
+
+@keys.command("prune-master")
+def keys_prune_master() -> None:
+    """After servers restarted on the rotated key file: re-wrap again and drop every older master key."""
+    from archive.keys import prune_master_keys
+    emit(prune_master_keys(rt(), cli_actor()))
 
 
 @cli.group()
