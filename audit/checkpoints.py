@@ -20,7 +20,7 @@ from archive.errors import Conflict, InvalidInput, NotFound
 from archive.models import AuditCheckpoint, AuditEvent, SigningKey
 from archive.runtime import Runtime
 from audit.log import Actor, append, body_of, canonical_json, event_hash
-from audit.merkle import MerkleFrontier, consistency_proof, inclusion_proof, leaf_hash
+from audit.merkle import MerkleFrontier, MerkleTree, leaf_hash
 from audit.signing import ensure_key, sign, verify
 from audit.timestamps import request_timestamp
 
@@ -121,7 +121,7 @@ def inclusion(session: Session, seq: int, checkpoint_id: int | None = None) -> d
     if checkpoint.tree_size < seq:
         raise InvalidInput(f"checkpoint {checkpoint.id} covers only {checkpoint.tree_size} events",
                            code="not_yet_checkpointed")
-    proof = inclusion_proof(_leaves(session, checkpoint.tree_size), seq - 1, checkpoint.tree_size)
+    proof = MerkleTree(_leaves(session, checkpoint.tree_size)).inclusion_proof(seq - 1)
     return {"seq": seq, "leaf_index": seq - 1, "event": body_of(event), "event_hash": event.hash,
             "leaf_hash": event_leaf(event.hash).hex(), "tree_size": checkpoint.tree_size,
             "proof": [p.hex() for p in proof], "checkpoint": checkpoint_view(checkpoint)}
@@ -132,7 +132,7 @@ def consistency(session: Session, from_id: int, to_id: int) -> dict[str, Any]:
     if old.tree_size > new.tree_size:
         raise InvalidInput("`from` must be a checkpoint no larger than `to`", code="invalid_parameter",
                            field="from")
-    proof = consistency_proof(_leaves(session, new.tree_size), old.tree_size, new.tree_size)
+    proof = MerkleTree(_leaves(session, new.tree_size)).consistency_proof(old.tree_size)
     return {"from": checkpoint_view(old), "to": checkpoint_view(new), "proof": [p.hex() for p in proof]}
 
 

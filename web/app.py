@@ -35,8 +35,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
 
 def _register_api(app: Flask) -> None:
-    from web.api import audit, customers, documents, openapi
-    for blueprint in (documents.bp, customers.bp, audit.bp, openapi.bp):
+    from web.api import audit, customers, documents, exports, openapi
+    for blueprint in (documents.bp, customers.bp, audit.bp, exports.bp, openapi.bp):
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
 
 

@@ -246,6 +246,16 @@ def keys_prune_master() -> None:
     emit(prune_master_keys(rt(), cli_actor()))
 
 
+@cli.command("export")
+@click.option("--customer", required=True)
+@click.option("--order", default=None)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def export_command(customer: str, order: str | None, output: Path) -> None:
+    """Write a signed BagIt evidence package (zip) that verifies offline with its verify_package.py."""
+    from audit.export import export_package
+    emit(export_package(rt(), cli_actor(), output, customer, order))
+
+
 @cli.group()
 def fixity() -> None:
     """Re-hash stored content against its checksums."""
