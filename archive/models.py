@@ -1,6 +1,7 @@
 """The metadata model. Content lives in the blob store; these rows describe it and tie it to customers and orders."""
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -179,9 +180,14 @@ class AuditEvent(Base):
     outcome: Mapped[str] = mapped_column(String(16))
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(500))
-    details: Mapped[dict[str, Any]]
+    # Stored as its canonical JSON text (docs/audit-chain.md), so verifying never re-encodes it.
+    details_json: Mapped[str] = mapped_column("details", Text)
     prev_hash: Mapped[str] = mapped_column(String(80))
     hash: Mapped[str] = mapped_column(String(80))
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return json.loads(self.details_json)
 
 
 class AuditHead(Base):

@@ -12,21 +12,20 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from archive.clock import isoformat
 from archive.errors import Conflict, InvalidInput, NotFound
 from archive.models import AuditCheckpoint, AuditEvent, SigningKey
 from archive.runtime import Runtime
-from audit.log import Actor, append, body_of, canonical_json, event_hash
+from audit.chain_scan import scan, stitch
+from audit.log import GENESIS_HASH, Actor, append, body_of, canonical_json
 from audit.merkle import MerkleFrontier, MerkleTree, leaf_hash
 from audit.signing import ensure_key, sign, verify
 from audit.timestamps import request_timestamp
 
 STATEMENT_TYPE = "archive-checkpoint/v1"
-BATCH = 20_000
-
 
 def event_leaf(event_hash_text: str) -> bytes:
     return leaf_hash(event_hash_text.encode("ascii"))
@@ -42,11 +41,13 @@ def create_checkpoint(rt: Runtime, actor: Actor) -> AuditCheckpoint | None:
         previous = latest(session)
         frontier = (MerkleFrontier.from_list(previous.tree_size, previous.frontier) if previous
                     else MerkleFrontier())
-        last_hash = _hash_at(session, previous.tree_size) if previous else None
-        for event_hash_text in _new_event_hashes(session, frontier.size, last_hash):
-            frontier.append(event_leaf(event_hash_text))
-    if previous is not None and frontier.size == previous.tree_size:
+        leaves = _new_leaves(session, frontier.size, _hash_at(session, frontier.size) or GENESIS_HASH)
+    if not leaves:
         return None
+    if frontier.size == 0:
+        frontier = MerkleFrontier.from_leaf_hashes(leaves)
+    else:
+        frontier.extend(leaves)
     with rt.transaction() as session:
         key = ensure_key(session, rt.clock, actor, _key_dir(rt))
         statement = {"type": STATEMENT_TYPE, "tree_size": frontier.size,
@@ -65,22 +66,17 @@ def create_checkpoint(rt: Runtime, actor: Actor) -> AuditCheckpoint | None:
         return checkpoint
 
 
-def _new_event_hashes(session: Session, after_seq: int, last_hash: str | None):
-    """Streams the hashes of events after `after_seq`, refusing to sign over a broken chain."""
-    expected_seq, prev = after_seq + 1, last_hash
-    while True:
-        rows = session.scalars(select(AuditEvent).where(AuditEvent.seq >= expected_seq)
-                               .order_by(AuditEvent.seq).limit(BATCH)).all()
-        if not rows:
-            return
-        for event in rows:
-            if event.seq != expected_seq or (prev is not None and event.prev_hash != prev) \
-                    or event_hash(body_of(event)) != event.hash:
-                raise Conflict(f"the audit chain is broken at seq {expected_seq}; no checkpoint is signed over it",
-                               code="audit_chain_broken", seq=expected_seq)
-            prev, expected_seq = event.hash, expected_seq + 1
-            yield event.hash
-        session.expunge_all()
+def _new_leaves(session: Session, after_seq: int, last_hash: str) -> list[bytes]:
+    """Leaf hashes of the events after `after_seq`, refusing to sign over a broken chain."""
+    head_seq = session.scalar(select(func.max(AuditEvent.seq))) or 0
+    if head_seq <= after_seq:
+        return []
+    ranges = scan(session.get_bind(), session.connection(), after_seq + 1, head_seq, with_leaves=True)
+    _, _, problem = stitch(ranges, last_hash)
+    if problem:
+        raise Conflict(f"the audit chain is broken at seq {problem[0]}; no checkpoint is signed over it",
+                       code="audit_chain_broken", seq=problem[0])
+    return [leaf for part in ranges for leaf in part.leaves]
 
 
 def _hash_at(session: Session, seq: int) -> str | None:

@@ -1,17 +1,18 @@
 """Recompute the chain from the first event and report the first one that does not fit."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from audit.checkpoints import verify_checkpoint_signature
-from audit.log import GENESIS_HASH, body_of, event_hash
+from audit.chain_scan import scan, stitch
+from audit.log import GENESIS_HASH
 from archive.models import AuditCheckpoint, AuditEvent, AuditHead, DocumentVersion
-from audit.merkle import MerkleFrontier, leaf_hash
-
-BATCH = 5000
+from audit.merkle import MerkleTree
 
 
 @dataclass(frozen=True)
@@ -31,45 +32,33 @@ def verify_chain(session: Session, checkpoints: list[AuditCheckpoint] | None = N
     Given signed checkpoints, also recomputes the Merkle root at each checkpoint's size from the events as they are
     now: a rewrite of history that kept the chain consistent still changes those roots.
     """
-    pending = sorted(checkpoints or [], key=lambda c: c.tree_size)
-    frontier, matched = MerkleFrontier(), 0
-    expected_seq, prev_hash, count, last_seq = 1, GENESIS_HASH, 0, 0
-    while True:
-        rows = session.execute(select(AuditEvent).where(AuditEvent.seq > last_seq)
-                               .order_by(AuditEvent.seq).limit(BATCH)).scalars().all()
-        if not rows:
-            break
-        for event in rows:
-            problem = _problem(event, expected_seq, prev_hash)
-            if problem:
-                return ChainReport(False, count, min(event.seq, expected_seq), problem)
-            frontier.append(leaf_hash(event.hash.encode("ascii")))
-            prev_hash, expected_seq, count = event.hash, expected_seq + 1, count + 1
-            while pending and pending[0].tree_size == count:
-                if "sha256:" + frontier.root().hex() != pending[0].root_hash:
-                    return ChainReport(False, count, matched + 1,
-                                       f"events {matched + 1}..{count} no longer match signed checkpoint "
-                                       f"{pending[0].id}: history was rewritten")
-                matched = pending.pop(0).tree_size
-        last_seq = rows[-1].seq
-        session.expunge_all()
-    if pending:
-        return ChainReport(False, count, count + 1, f"signed checkpoint {pending[0].id} covers "
-                                                    f"{pending[0].tree_size} events, only {count} remain")
     head = session.get(AuditHead, 1)
+    last = max(head.seq if head else 0, session.scalar(select(func.max(AuditEvent.seq))) or 0)
+    ranges = scan(session.get_bind(), session.connection(), 1, last, with_leaves=bool(checkpoints))
+    count, prev_hash, problem = stitch(ranges, GENESIS_HASH)
+    if problem:
+        return ChainReport(False, count, *problem)
+    if checkpoints:
+        problem = _checkpoint_problem(checkpoints, [leaf for part in ranges for leaf in part.leaves])
+        if problem:
+            return problem
     if head is None or head.seq != count or head.hash != prev_hash:
         return ChainReport(False, count, count + 1 if head and head.seq > count else max(count, 1),
                            "the chain's tip does not match the recorded head: events are missing at the end")
     return ChainReport(True, count, None)
 
 
-def _problem(event: AuditEvent, expected_seq: int, prev_hash: str) -> str | None:
-    if event.seq != expected_seq:
-        return f"expected seq {expected_seq}, found {event.seq}: events are missing or reordered"
-    if event.prev_hash != prev_hash:
-        return "prev_hash does not link to the previous event"
-    if event_hash(body_of(event)) != event.hash:
-        return "the event's content does not match its hash"
+def _checkpoint_problem(checkpoints: list[AuditCheckpoint], leaves: list[bytes]) -> ChainReport | None:
+    tree, matched = MerkleTree(leaves), 0
+    for checkpoint in sorted(checkpoints, key=lambda c: c.tree_size):
+        if checkpoint.tree_size > len(leaves):
+            return ChainReport(False, len(leaves), len(leaves) + 1, f"signed checkpoint {checkpoint.id} covers "
+                               f"{checkpoint.tree_size} events, only {len(leaves)} remain")
+        if "sha256:" + tree.root(checkpoint.tree_size).hex() != checkpoint.root_hash:
+            return ChainReport(False, len(leaves), matched + 1,
+                               f"events {matched + 1}..{checkpoint.tree_size} no longer match signed checkpoint "
+                               f"{checkpoint.id}: history was rewritten")
+        matched = checkpoint.tree_size
     return None
 
 
@@ -89,8 +78,9 @@ RECORDING_ACTIONS = ("document.filed", "document.version_added")
 def verify_records(session: Session) -> RecordsReport:
     """Every version row must match the checksum and size its filing event recorded, and vice versa."""
     recorded: dict[tuple[str, int], tuple[str, int]] = {}
-    for subject, details in session.execute(select(AuditEvent.subject, AuditEvent.details)
-                                            .where(AuditEvent.action.in_(RECORDING_ACTIONS))):
+    for subject, details_json in session.execute(select(AuditEvent.subject, AuditEvent.details_json)
+                                                 .where(AuditEvent.action.in_(RECORDING_ACTIONS))):
+        details = json.loads(details_json)
         recorded[(subject.removeprefix("document:"), details["version"])] = (details["checksum"], details["size"])
     mismatches, count = [], 0
     for document_id, number, checksum, size in session.execute(

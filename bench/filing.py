@@ -316,6 +316,26 @@ def system_cpu() -> tuple[int, int, int]:
     return sum(values[:8]), values[3], values[4]
 
 
+def wait_for_quiet(max_wait: float, label: str) -> None:
+    """Wait (up to max_wait seconds) until the machine's CPU use is below NOISY_CORES, sampled over 1 s."""
+    if max_wait <= 0:
+        return
+    deadline = time.monotonic() + max_wait
+    busy_cores = 0.0
+    while True:
+        before = system_cpu()
+        time.sleep(1.0)
+        after = system_cpu()
+        total = (after[0] - before[0]) or 1
+        busy_cores = (total - (after[1] - before[1]) - (after[2] - before[2])) / CLK_TCK
+        if busy_cores <= NOISY_CORES:
+            return
+        if time.monotonic() >= deadline:
+            print(f"  (machine still busy, {busy_cores:.2f} cores in use by others, before {label}; "
+                  f"measuring anyway)", flush=True)
+            return
+
+
 def create_token(env: dict[str, str], log_path: Path) -> str:
     result = subprocess.run([str(ARCHIVE), "tokens", "create", "--name", "bench", "--scopes", "file,read"],
                             env=env, capture_output=True, text=True, timeout=60, cwd=ROOT)
@@ -446,9 +466,10 @@ class Config:
 
 
 def one_run(config: Config, docs: list[Doc], work: Path, logs: Path, admin_url: str | None,
-            run_no: int) -> RunResult:
+            run_no: int, extra_env: dict[str, str]) -> RunResult:
     data_dir = temp_dir(work, f"data-{config.backend}-")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
+    env.update(extra_env)
     env["ARCHIVE_DATA_DIR"] = str(data_dir)
     if config.workers:
         env["ARCHIVE_WEB_WORKERS"] = str(config.workers)
@@ -490,7 +511,8 @@ def chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
         yield items[start:start + size]
 
 
-def floor_once(docs: list[Doc], work: Path) -> float:
+def floor_once(docs: list[Doc], work: Path, quiet_wait: float = 0.0) -> float:
+    wait_for_quiet(quiet_wait, "a floor run")
     files = [str(d.path) for d in docs]
     target = temp_dir(work, "floor-")
     subprocess.run(["sync"], check=True)
@@ -539,14 +561,34 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="ARCHIVE_WEB_THREADS for the server; a comma list sweeps (default: settings default)")
     parser.add_argument("--customers", type=int, default=50, help="distinct customers the documents spread over")
     parser.add_argument("--orders-per-customer", type=int, default=4)
+    parser.add_argument("--server-env", action="append", default=[], metavar="ARCHIVE_X=VALUE",
+                        help="extra environment for the server and the token command (repeatable), "
+                             "e.g. ARCHIVE_ENCRYPTION=off")
+    parser.add_argument("--quiet-wait", type=float, default=0.0,
+                        help="before each run, wait up to this many seconds for other processes to go idle (0)")
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="parent of the temp dirs (default: the system temp dir)")
     parser.add_argument("--log-dir", type=Path, default=None,
                         help="where server logs are kept (default: a new temp dir, kept after the run)")
     args = parser.parse_args(argv)
+    for item in args.server_env:
+        if "=" not in item or not item.split("=", 1)[0]:
+            parser.error(f"--server-env wants NAME=VALUE, got {item!r}")
     if args.n < 1 or args.runs < 1 or args.customers < 1 or args.orders_per_customer < 1:
         parser.error("--n, --runs, --customers and --orders-per-customer must be positive")
     return args
+
+
+def code_version() -> str:
+    """The commit and whether the tree has uncommitted changes: the archive under test may be changing."""
+    try:
+        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (no git)"
+    return f"{head or 'unknown'}{' + uncommitted changes' if dirty else ''}"
 
 
 def settings_default(name: str) -> int:
@@ -586,6 +628,8 @@ def main(argv: list[str] | None = None) -> int:
     logs = args.log_dir or Path(tempfile.mkdtemp(prefix="archive-bench-logs-"))
     logs.mkdir(parents=True, exist_ok=True)
     default_workers, default_threads = settings_default("web_workers"), settings_default("web_threads")
+    extra_env = dict(item.split("=", 1) for item in args.server_env)
+    print(f"code: {code_version()}" + (f"; server env {extra_env}" if extra_env else ""), flush=True)
     failed = False
     rows: list[dict[str, Any]] = []
     try:
@@ -597,7 +641,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {total_bytes / MB:.1f} MB over {args.customers} customers x {args.orders_per_customer} orders; "
               f"{os.cpu_count()} CPUs; server logs in {logs}", flush=True)
 
-        floors = [floor_once(docs, work) for _ in range(args.runs)]
+        floors = [floor_once(docs, work, args.quiet_wait) for _ in range(args.runs)]
         floor_s = statistics.median(floors)
         floor_mbs = total_bytes / MB / floor_s
         print(f"floor (sha256sum + cp + sync of {args.n} files): "
@@ -614,7 +658,8 @@ def main(argv: list[str] | None = None) -> int:
             results: list[RunResult] = []
             try:
                 for run_no in range(1, args.runs + 1):
-                    result = one_run(config, docs, work, logs, admin_url, run_no)
+                    wait_for_quiet(args.quiet_wait, f"run {run_no}")
+                    result = one_run(config, docs, work, logs, admin_url, run_no, extra_env)
                     results.append(result)
                     lat = result.latencies
                     print(f"  run {run_no}: {result.docs_per_s:7.1f} docs/s {result.mb_per_s:6.1f} MB/s  "
@@ -655,7 +700,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def print_table(rows: list[dict[str, Any]], floor_mbs: float, args: argparse.Namespace, notes: list[str]) -> None:
-    print(f"\nFiling benchmark: {args.n} PDFs x {args.size_kb} KiB, median of {args.runs} run(s); MB = 10^6 bytes")
+    print(f"\nFiling benchmark: {args.n} PDFs x {args.size_kb} KiB, median of {args.runs} run(s); MB = 10^6 bytes"
+          + (f"; server env {' '.join(args.server_env)}" if args.server_env else ""))
     header = (f"{'backend':<9} {'conc':>4} {'server':>7} {'docs/s':>8} {'MB/s':>7} {'floor MB/s':>10} "
               f"{'ratio':>6} {'p50 ms':>7} {'p95 ms':>7} {'srvCPU ms/doc':>13} {'othCPU':>6} {'busy':>5} {'iowait':>6}  target")
     print(header)

@@ -50,7 +50,7 @@ def upgrade() -> None:
     sa.Column('outcome', sa.String(length=16), nullable=False),
     sa.Column('ip', sa.String(length=64), nullable=True),
     sa.Column('user_agent', sa.String(length=500), nullable=True),
-    sa.Column('details', sa.JSON(), nullable=False),
+    sa.Column('details', sa.Text(), nullable=False),
     sa.Column('prev_hash', sa.String(length=80), nullable=False),
     sa.Column('hash', sa.String(length=80), nullable=False),
     sa.PrimaryKeyConstraint('seq')

@@ -1,7 +1,7 @@
 """Crash-test filer: files documents in a loop through the real filing service until it is killed.
 
 Run by tests/integration/test_crash.py as `python tests/integration/crash_filer.py`, with ARCHIVE_DATA_DIR and
-ARCHIVE_DATABASE_URL (and ARCHIVE_BLOB_URL, ARCHIVE_MAX_UPLOAD_BYTES) naming the test's archive. After each
+ARCHIVE_DATABASE_URL (and the rest of the test's settings as ARCHIVE_* variables) naming its archive. After each
 `file_document` / `add_version` call has returned, the receipt is written to stdout as one JSON line and flushed:
 a printed receipt is a promise that the document was filed, which the test checks after SIGKILLing this process
 at random moments.
@@ -9,8 +9,9 @@ at random moments.
 Environment read besides the ARCHIVE_* settings:
   CRASH_FILER_SEED  seed for sizes, customers, orders and content (default 0)
   CRASH_FILER_RUN   the run number, written into titles and content so every document is unique (default 0)
-  CRASH_FILER_WAIT  if set, import everything, then wait for one line on stdin before touching the archive; the
-                    test starts the next filer this way while the current one runs, so restarts cost no import time
+  CRASH_FILER_WAIT  if set, import everything and build the runtime (no connection yet), then wait for one line
+                    on stdin before touching the archive; the test starts the next filer this way while the current
+                    one runs, so a restart costs no import time
 """
 from __future__ import annotations
 
@@ -79,11 +80,10 @@ def emit(receipt: dict) -> None:
 def main() -> None:
     seed = int(os.environ.get("CRASH_FILER_SEED", "0"))
     run = int(os.environ.get("CRASH_FILER_RUN", "0"))
-    if os.environ.get("CRASH_FILER_WAIT"):
-        if not sys.stdin.readline():
-            return  # the test ended without needing this filer
     rng = random.Random(seed)
-    rt = build_runtime(load_settings())
+    rt = build_runtime(load_settings())  # loads the database driver; connects only on first use
+    if os.environ.get("CRASH_FILER_WAIT") and not sys.stdin.readline():
+        return  # the test ended without needing this filer
     actor = Actor.system("crash-filer")
     with rt.transaction() as session:
         known = list(session.scalars(select(Document.id).order_by(Document.filed_at.desc()).limit(KNOWN_AT_START)))

@@ -101,3 +101,22 @@ def test_cli_audit_verify_exits_1_naming_the_seq(runtime, system_actor, cli):
     result = cli("audit", "verify")
     assert result.exit_code == 1
     assert "seq 6" in result.output
+
+
+@pytest.mark.parametrize("tamper, bad_seq", [
+    (None, None),
+    ("UPDATE audit_events SET details = '{\"i\": 0}' WHERE seq = 12", 12),  # first event of the second range
+    ("UPDATE audit_events SET prev_hash = 'sha256:00' WHERE seq = 12", 12),
+    ("DELETE FROM audit_events WHERE seq = 11", 11),  # last event of the first range
+])
+def test_parallel_ranges_are_stitched_exactly(runtime, system_actor, monkeypatch, tamper, bad_seq):
+    import audit.chain_scan
+    monkeypatch.setattr(audit.chain_scan, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(audit.chain_scan.os, "cpu_count", lambda: 2)
+    fill(runtime, system_actor, 22)
+    if tamper:
+        drop_guards(runtime)
+        raw(runtime, tamper)
+    result = report(runtime)
+    assert result.ok is (tamper is None)
+    assert result.first_bad_seq == bad_seq

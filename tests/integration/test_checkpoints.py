@@ -8,7 +8,7 @@ from sqlalchemy import select, text
 
 from archive.models import AuditEvent
 from audit.checkpoints import create_checkpoint
-from audit.log import append, body_of, event_hash
+from audit.log import append, canonical_json, event_hash, model_hash
 from audit.merkle import leaf_hash, verify_consistency, verify_inclusion
 from audit.verify import verify_chain, verify_journal
 from tests.fixtures.samples import metadata, pdf_bytes, upload
@@ -137,8 +137,8 @@ def _rewrite_chain_from(runtime, seq, details):
             if prev is not None:
                 event.prev_hash = prev
             if event.seq == seq:
-                event.details = details
+                event.details_json = canonical_json(details).decode()
             if event.seq >= seq:
-                event.hash = event_hash(body_of(event))
+                event.hash = model_hash(event)
             prev = event.hash
         session.execute(text("UPDATE audit_head SET hash = :h"), {"h": prev})

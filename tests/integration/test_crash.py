@@ -11,13 +11,18 @@ ARCHIVE_CRASH_KILLS times (default 50). Then it checks the archive as a whole:
 - there are at least as many documents as distinct receipt ids;
 - each filing and each new version is all-or-nothing: rows, audit event and outbox item come together.
 
-Orphan blobs (stored content that no row names: a crash after the rename, before the commit) are allowed and
-reported, as are spool files left in the blob store's tmp directory.
+Orphan blobs (stored content that no row names: a crash after the blob was linked in, before the commit) are
+allowed and reported, as are orphan data keys (encryption at rest) and temp files left in the blob store's tmp
+directory.
+
+The test's own runtime (the `runtime` fixture) is built before any filer starts, so the master key of a fresh
+archive is generated once, by one process, and the filers all read it.
 
 Reproduce with the printed seed: ARCHIVE_CRASH_SEED=<seed> (kill timing still depends on the machine's speed).
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -26,7 +31,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from pathlib import Path
 from typing import Any, IO
 
@@ -34,11 +39,10 @@ import pytest
 from sqlalchemy import func, select
 
 from archive.blobstore import read_chunks
-from archive.errors import IntegrityFailure
 from archive.hashing import hash_chunks
 from archive.models import AuditEvent, AuditHead, Blob, Document, DocumentVersion, OutboxItem
-from audit.verify import verify_chain
-from config.backends import build_runtime
+from archive.runtime import Runtime
+from audit.verify import verify_chain, verify_records
 from tests.conftest import DB_KIND
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,6 +51,7 @@ KILLS = int(os.environ.get("ARCHIVE_CRASH_KILLS", "50"))
 SEED = int(os.environ.get("ARCHIVE_CRASH_SEED", "20240917"))
 MAX_DELAY = 0.3          # seconds after the first receipt; one filing takes ~10-40 ms, so kills land anywhere in it
 FIRST_RECEIPT_TIMEOUT = 60.0
+SPARES = 2               # filers started ahead of their turn
 
 # x86_64 syscall numbers, to show where the kills landed (read from /proc/<pid>/syscall just before the kill).
 SYSCALLS = {0: "read", 1: "write", 3: "close", 7: "poll", 8: "lseek", 17: "pread64", 18: "pwrite64", 44: "sendto",
@@ -64,6 +69,7 @@ class Filer:
         self.receipts: list[dict[str, Any]] = []
         self.bad_lines: list[bytes] = []
         self.first = threading.Event()
+        self.went = self.first_at = 0.0
         with open(self.stderr_path, "wb") as stderr:
             self.proc = subprocess.Popen(
                 [sys.executable, str(FILER)], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
@@ -81,12 +87,15 @@ class Filer:
                 self.bad_lines.append(line)
                 continue
             self.receipts.append(receipt)
-            self.first.set()
+            if not self.first.is_set():
+                self.first_at = time.monotonic()
+                self.first.set()
 
     def go(self) -> None:
         assert self.proc.stdin is not None
         self.proc.stdin.write(b"go\n")
         self.proc.stdin.flush()
+        self.went = time.monotonic()
 
     def where(self) -> str:
         """The system call the filer's main thread is in right now ("running" if on the CPU), best effort."""
@@ -125,13 +134,15 @@ class Filer:
 
 
 @pytest.mark.slow
-def test_receipts_survive_sigkill_at_random_moments(settings, tmp_path: Path) -> None:
+def test_receipts_survive_sigkill_at_random_moments(settings, runtime: Runtime, tmp_path: Path) -> None:
+    assert KILLS >= 1, "ARCHIVE_CRASH_KILLS must be at least 1"
     rng = random.Random(SEED)
     print(f"\ncrash test: seed={SEED} (ARCHIVE_CRASH_SEED) kills={KILLS} (ARCHIVE_CRASH_KILLS) db={DB_KIND}")
+    # The filers see exactly the test's settings (ARCHIVE_DATA_DIR, ARCHIVE_DATABASE_URL, ...), nothing inherited.
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
-    env.update({"ARCHIVE_DATA_DIR": str(settings.data_dir), "ARCHIVE_DATABASE_URL": settings.database_url,
-                "ARCHIVE_BLOB_URL": settings.blob_url, "ARCHIVE_MAX_UPLOAD_BYTES": str(settings.max_upload_bytes),
-                "PYTHONUNBUFFERED": "1"})
+    env.update({f"ARCHIVE_{field.name.upper()}": str(getattr(settings, field.name))
+                for field in dataclasses.fields(settings) if getattr(settings, field.name) not in ("", None)})
+    env["PYTHONUNBUFFERED"] = "1"
     log_dir = tmp_path / "filer-logs"
     log_dir.mkdir()
 
@@ -139,16 +150,20 @@ def test_receipts_survive_sigkill_at_random_moments(settings, tmp_path: Path) ->
     receipts: list[dict[str, Any]] = []
     bad_lines: list[bytes] = []
     landed: Counter[str] = Counter()
+    startups: list[float] = []
     kills = 0
-    spare = Filer(0, rng.getrandbits(32), env, log_dir)
+    # Filers are started ahead of their turn (SPARES of them), so their imports overlap the running one.
+    spares = deque(Filer(run, SEED * 1000 + run, env, log_dir) for run in range(min(SPARES, KILLS)))
     try:
         for run in range(KILLS):
-            filer = spare
+            filer = spares.popleft()
             filer.go()
-            spare = Filer(run + 1, rng.getrandbits(32), env, log_dir)  # imports while this one files
+            if run + SPARES < KILLS:
+                spares.append(Filer(run + SPARES, SEED * 1000 + run + SPARES, env, log_dir))
             if not filer.first.wait(FIRST_RECEIPT_TIMEOUT):
                 filer.kill()
                 pytest.fail(filer.failure(f"printed no receipt within {FIRST_RECEIPT_TIMEOUT:.0f} s"))
+            startups.append(filer.first_at - filer.went)
             time.sleep(rng.uniform(0, MAX_DELAY))
             if filer.proc.poll() is not None:
                 pytest.fail(filer.failure("exited before it was killed"))
@@ -159,34 +174,34 @@ def test_receipts_survive_sigkill_at_random_moments(settings, tmp_path: Path) ->
             receipts.extend(filer.receipts)
             bad_lines.extend(filer.bad_lines)
     finally:
-        spare.stop_unused()
+        for spare in spares:
+            spare.stop_unused()
     crash_seconds = time.monotonic() - started
 
     assert not bad_lines, f"the filer printed lines that are not whole JSON receipts: {bad_lines[:3]}"
     resumed = kills - 1  # every kill but the last was followed by a filer that filed again (checked above)
     print(f"crash test: {kills} kills survived ({resumed} restarts resumed filing), {len(receipts)} receipts seen "
           f"in {crash_seconds:.1f} s")
+    startups.sort()
+    print(f"crash test: restart to first receipt: median {startups[len(startups) // 2]:.2f} s, "
+          f"max {startups[-1]:.2f} s")
     print("crash test: kills landed in " + ", ".join(f"{name} {n}" for name, n in landed.most_common()))
 
-    rt = build_runtime(settings)
-    try:
-        report = check_archive(rt, receipts)
-    finally:
-        rt.close()
+    report = check_archive(runtime, receipts)
     print(f"crash test: {report['documents']} documents, {report['versions']} versions, {report['events']} audit "
-          f"events; {report['orphans']} orphan blobs, {report['spool_leftovers']} spool files left in tmp; "
-          f"total {time.monotonic() - started:.1f} s")
+          f"events; {report['orphans']} orphan blobs, {report['orphan_keys']} orphan data keys, temp files left "
+          f"in tmp: {report['leftovers']}; total {time.monotonic() - started:.1f} s")
 
 
-def check_archive(rt, receipts: list[dict[str, Any]]) -> dict[str, int]:
+def check_archive(rt: Runtime, receipts: list[dict[str, Any]]) -> dict[str, Any]:
     hashed: dict[str, tuple[str, int]] = {}
 
     def rehash(checksum: str, size: int) -> tuple[str, int]:
         if checksum not in hashed:
             try:
                 hashed[checksum] = hash_chunks(read_chunks(rt.blobs.open(checksum, size)))
-            except IntegrityFailure as exc:
-                pytest.fail(f"blob {checksum}: {exc}")
+            except Exception as exc:  # noqa: BLE001 - missing, damaged, undecryptable: all fail the test
+                pytest.fail(f"blob {checksum} ({size} bytes) cannot be read back: {type(exc).__name__}: {exc}")
         return hashed[checksum]
 
     with rt.transaction() as session:
@@ -223,6 +238,8 @@ def check_archive(rt, receipts: list[dict[str, Any]]) -> dict[str, int]:
         assert chain.ok, chain.as_dict()
         assert chain.events == head.seq, (chain.as_dict(), head.seq)
         assert session.scalar(select(func.count()).select_from(AuditEvent)) == head.seq
+        records = verify_records(session)
+        assert records.ok, records.as_dict()
 
         # Nothing promised was lost; filings are all-or-nothing.
         documents = session.execute(select(Document.id, Document.current_version)).all()
@@ -240,9 +257,11 @@ def check_archive(rt, receipts: list[dict[str, Any]]) -> dict[str, int]:
         assert session.scalar(select(func.count()).select_from(OutboxItem)) == len(versions)
 
         stored = set(rt.blobs.checksums())
-        missing = set(blob_rows) - stored
-        assert not missing, f"blobs rows without stored content: {sorted(missing)[:5]}"
+        missing = sorted(checksum for checksum in blob_rows if checksum not in stored or not rt.blobs.exists(checksum))
+        assert not missing, f"blobs rows without stored content (or its data key): {missing[:5]}"
         orphans = stored - set(blob_rows)
-        spool_leftovers = sum(1 for _ in rt.blobs.spool_dir().iterdir())
+        keys = getattr(rt.blobs, "keys", None)  # the data-key directory when encryption at rest is on
+        orphan_keys = set(keys.checksums()) - set(blob_rows) if keys is not None else set()
+        leftovers = Counter(path.name.split("-", 1)[0] for path in rt.blobs.spool_dir().iterdir())
         return {"documents": len(documents), "versions": len(versions), "events": head.seq,
-                "orphans": len(orphans), "spool_leftovers": spool_leftovers}
+                "orphans": len(orphans), "orphan_keys": len(orphan_keys), "leftovers": dict(leftovers)}
