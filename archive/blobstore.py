@@ -20,8 +20,6 @@ class BlobStore(Protocol):
     def open(self, checksum: str, size: int) -> BinaryIO:
         """A stream of the stored bytes; raises IntegrityFailure if the stored size is not `size`."""
 
-    def exists(self, checksum: str) -> bool: ...
-
     def delete(self, checksum: str) -> None: ...
 
     def checksums(self) -> Iterator[str]:
@@ -29,6 +27,9 @@ class BlobStore(Protocol):
 
     def quarantine(self, checksum: str, min_age_seconds: float) -> bool:
         """Moves an unreferenced blob aside if it was stored at least `min_age_seconds` ago."""
+
+    def sweep_leftovers(self, referenced: set[str], min_age_seconds: float) -> int:
+        """Removes what crashed writers left behind (temp files, unused keys) older than the grace period."""
 
     def spool_dir(self) -> Path:
         """Where uploads are spooled: on the same filesystem as the blobs, so storing is a rename."""
@@ -99,6 +100,15 @@ class LocalBlobStore:
     def checksums(self) -> Iterator[str]:
         for path in sorted((self.root / "sha256").glob("*/*/*")):
             yield f"sha256:{path.name}"
+
+    def sweep_leftovers(self, referenced: set[str], min_age_seconds: float) -> int:
+        """Spooled uploads of filers that crashed: never filed, and plaintext, so they must not linger."""
+        removed = 0
+        for path in self.spool_dir().iterdir():
+            if time.time() - path.stat().st_mtime >= min_age_seconds:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
 
     def quarantine(self, checksum: str, min_age_seconds: float) -> bool:
         path = self.path_for(checksum)

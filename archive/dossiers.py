@@ -47,7 +47,7 @@ def _stages(session: Session, documents: list[Document]) -> list[dict[str, Any]]
     groups: dict[str, list[dict[str, Any]]] = {code: [] for code, _ in (*STAGES, OTHER_STAGE)}
     for document in documents:
         stage = stage_of.get(document.doc_type, "other")
-        groups.setdefault(stage, []).append(_card(document))
+        groups[stage if stage in groups else "other"].append(_card(document))
     return [{"stage": code, "label": label, "present": bool(groups[code]), "documents": groups[code]}
             for code, label in (*STAGES, OTHER_STAGE)]
 

@@ -60,11 +60,17 @@ def _file_once(rt: Runtime, spool: Spool, filing: Filing, actor: Actor, mime_typ
 def add_version(rt: Runtime, document_id: str, spool: Spool, actor: Actor, filename: str | None = None,
                 reason: str | None = None, idempotency_key: str | None = None) -> dict[str, Any]:
     mime_type = _checked_content(spool)
+    return _retry_on_race(lambda: _add_version_once(rt, document_id, spool, actor, mime_type, filename, reason,
+                                                    idempotency_key))
+
+
+def _add_version_once(rt: Runtime, document_id: str, spool: Spool, actor: Actor, mime_type: str,
+                      filename: str | None, reason: str | None, idempotency_key: str | None) -> dict[str, Any]:
     with rt.transaction() as session:
         earlier = idempotency.recall(session, actor, idempotency_key, spool.checksum)
         if earlier is not None:
             return earlier
-        document = session.get(Document, document_id)
+        document = session.get(Document, document_id, with_for_update=True)
         if document is None:
             raise NotFound(f"no document {document_id}", code="document_not_found")
         version = _store_version(session, rt, spool, document, document.current_version + 1, mime_type,
@@ -95,7 +101,7 @@ def _retry_on_race(attempt: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 def receipt_for(document: Document, version: DocumentVersion, audit_seq: int,
                 duplicate: bool = False) -> dict[str, Any]:
     return {"id": document.id, "version": version.number, "checksum": version.checksum, "size": version.size,
-            "mime_type": version.mime_type, "doc_type": document.doc_type, "filed_at": isoformat(document.filed_at),
+            "mime_type": version.mime_type, "doc_type": document.doc_type, "filed_at": isoformat(version.created_at),
             "audit_seq": audit_seq, "duplicate": duplicate}
 
 

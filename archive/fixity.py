@@ -31,6 +31,7 @@ class FixityReport:
     corrupted: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     orphans_quarantined: list[str] = field(default_factory=list)
+    leftovers_removed: int = 0
     complete: bool = False
 
     @property
@@ -40,7 +41,7 @@ class FixityReport:
     def as_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "clean": self.clean, "complete": self.complete, "checked": self.checked,
                 "bytes_checked": self.bytes_checked, "corrupted": self.corrupted, "missing": self.missing,
-                "orphans_quarantined": self.orphans_quarantined}
+                "orphans_quarantined": self.orphans_quarantined, "leftovers_removed": self.leftovers_removed}
 
 
 def run_fixity(rt: Runtime, actor: Actor, *, resume: bool = True, max_bytes_per_second: float | None = None,
@@ -117,6 +118,7 @@ def _quarantine_orphans(rt: Runtime, actor: Actor, report: FixityReport, min_age
             with rt.transaction() as session:
                 append(session, rt.clock, actor, "fixity.orphan_quarantined", f"blob:{checksum}",
                        outcome="failure")
+    report.leftovers_removed = rt.blobs.sweep_leftovers(known, min_age)
 
 
 def _save_progress(rt: Runtime, run_id: str, cursor: str, report: FixityReport) -> None:

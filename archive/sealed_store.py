@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
@@ -123,6 +124,16 @@ class SealedBlobStore:
 
     def checksums(self) -> Iterator[str]:
         return self.inner.checksums()
+
+    def sweep_leftovers(self, referenced: set[str], min_age_seconds: float) -> int:
+        """Also shreds data keys whose blob never made it to disk or into a row (a filer crashed in between)."""
+        removed = self.inner.sweep_leftovers(referenced, min_age_seconds)
+        for checksum in list(self.keys.checksums()):
+            key = self.keys.path_for(checksum)
+            if checksum not in referenced and not self.inner.exists(checksum) \
+                    and time.time() - key.stat().st_mtime >= min_age_seconds:
+                removed += self.keys.shred(checksum)
+        return removed
 
     def quarantine(self, checksum: str, min_age_seconds: float) -> bool:
         """The key goes with its blob, so quarantined content stays readable for investigation."""

@@ -115,8 +115,8 @@ def inclusion(session: Session, seq: int, checkpoint_id: int | None = None) -> d
         raise NotFound(f"no audit event {seq}", code="event_not_found")
     checkpoint = find_checkpoint(session, checkpoint_id, seq)
     if checkpoint.tree_size < seq:
-        raise InvalidInput(f"checkpoint {checkpoint.id} covers only {checkpoint.tree_size} events",
-                           code="not_yet_checkpointed")
+        raise Conflict(f"checkpoint {checkpoint.id} covers only {checkpoint.tree_size} events",
+                       code="not_yet_checkpointed")
     proof = MerkleTree(_leaves(session, checkpoint.tree_size)).inclusion_proof(seq - 1)
     return {"seq": seq, "leaf_index": seq - 1, "event": body_of(event), "event_hash": event.hash,
             "leaf_hash": event_leaf(event.hash).hex(), "tree_size": checkpoint.tree_size,

@@ -47,12 +47,20 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def strict_b64decode(text: str) -> bytes:
+    """Base64 in its one canonical spelling: spare bits in the last character may not differ unnoticed."""
+    raw = base64.b64decode(text, validate=True)
+    if base64.b64encode(raw).decode("ascii") != text:
+        raise ValueError("base64 is not in canonical form")
+    return raw
+
+
 def verify_signature(keys: dict, key_id: str, message: bytes, signature_b64: str, what: str) -> None:
     if key_id not in keys:
         raise Failure(f"{what}: signed by unknown key {key_id}")
     try:
-        public = Ed25519PublicKey.from_public_bytes(base64.b64decode(keys[key_id]["public_key"]))
-        public.verify(base64.b64decode(signature_b64), message)
+        public = Ed25519PublicKey.from_public_bytes(strict_b64decode(keys[key_id]["public_key"]))
+        public.verify(strict_b64decode(signature_b64), message)
     except (InvalidSignature, ValueError) as exc:
         raise Failure(f"{what}: the signature does not verify ({exc.__class__.__name__})") from None
 
@@ -68,7 +76,7 @@ def check_zip_signature(raw: bytes) -> tuple[str, str]:
         raise Failure("the zip carries no intact package signature")
     try:
         key_id, public_b64, signature = comment[len(ZIP_SIGNATURE_PREFIX):].decode("ascii").split(" ")
-        public_raw = base64.b64decode(public_b64, validate=True)
+        public_raw = strict_b64decode(public_b64)
     except ValueError:
         raise Failure("the zip's signature comment is malformed") from None
     if hashlib.sha256(public_raw).hexdigest()[:16] != key_id:

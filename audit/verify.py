@@ -108,7 +108,10 @@ class JournalReport:
         return self.chain.ok and not self.bad_signatures and self.records.ok
 
     def as_dict(self) -> dict:
-        return {**self.chain.as_dict(), "ok": self.ok, "checkpoints": self.checkpoints,
+        reason = self.chain.reason or (f"checkpoint signatures do not verify: {self.bad_signatures}"
+                                       if self.bad_signatures else None) or (
+            "version rows disagree with their filing events" if not self.records.ok else None)
+        return {**self.chain.as_dict(), "ok": self.ok, "reason": reason, "checkpoints": self.checkpoints,
                 "bad_signatures": self.bad_signatures, "records": self.records.as_dict()}
 
 

@@ -26,7 +26,7 @@ from web.app import create_app
 
 IN_CI = os.environ.get("CI") == "true"
 DB_KIND = os.environ.get("ARCHIVE_TEST_DB", "sqlite")
-TEMPLATE_DB = "archive_test_template"
+TEMPLATE_DB = f"archive_test_template_{os.getpid()}"  # parallel runs must not share one
 CORPUS = Path(os.environ.get("ARCHIVE_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "corpus"))
 
 
@@ -53,7 +53,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_admin_url() -> str:
+def postgres_admin_url() -> Iterator[str]:
     url = os.environ.get("ARCHIVE_TEST_POSTGRES_URL")
     if not url:
         missing_service("ARCHIVE_TEST_POSTGRES_URL is not set; run scripts/services.sh")
@@ -69,7 +69,11 @@ def postgres_admin_url() -> str:
     template = make_engine(make_url(url).set(database=TEMPLATE_DB).render_as_string(hide_password=False))
     upgrade(template)
     template.dispose()
-    return url
+    yield url
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)"))
+    admin.dispose()
 
 
 @pytest.fixture

@@ -29,19 +29,20 @@ def authenticated_actor() -> Actor:
     header = request.headers.get("Authorization", "")
     scheme, _, text = header.partition(" ")
     if scheme.lower() != "bearer" or not text.strip():
+        _record_failure("missing_token")
         raise Unauthenticated("an `Authorization: Bearer <token>` header is required", code="missing_token")
     try:
         with rt.transaction() as session:
             token = authenticate_token(session, rt.clock, text.strip())
             return actor_for_token(token, request.remote_addr, request.user_agent.string or None)
     except Unauthenticated:
-        _record_failure()
+        _record_failure("invalid_token")
         raise
 
 
-def _record_failure() -> None:
+def _record_failure(reason: str) -> None:
     rt = runtime()
     anonymous = Actor(name="anonymous", ip=request.remote_addr, user_agent=request.user_agent.string or None)
     with rt.transaction() as session:
         append(session, rt.clock, anonymous, "auth.failed", None,
-               {"method": request.method, "path": request.path}, outcome="denied")
+               {"method": request.method, "path": request.path, "reason": reason}, outcome="denied")

@@ -1,4 +1,6 @@
-"""Query parameters, checked: a bad value is a 400 naming the parameter, never a silent default."""
+"""Query parameters, checked: a bad value is a 400 naming the parameter, never a silent default.
+
+Page sizes above MAX_LIMIT are capped (the response's cursor then continues the listing)."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -14,7 +16,7 @@ def positive_int_param(name: str, default: int | None = None, maximum: int | Non
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or int(raw) < 1:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
         raise InvalidInput(f"{name}: must be a positive integer", code="invalid_parameter", field=name)
     return min(int(raw), maximum) if maximum else int(raw)
 
@@ -27,7 +29,7 @@ def cursor_param() -> int:
     raw = request.args.get("cursor")
     if raw is None or raw == "":
         return 0
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):
         raise InvalidInput("cursor: not a cursor this API issued", code="invalid_cursor", field="cursor")
     return int(raw)
 

@@ -86,15 +86,18 @@ def test_every_single_bit_change_is_rejected(package, tmp_path):
     _, verifier = load_verifier(package, tmp_path)
     target = tmp_path / "flipped.zip"
     edges = set(range(0, 300)) | set(range(len(package) - 600, len(package)))
-    offsets = sorted(edges | set(range(0, len(package), 11)))
+    # every bit of the last 600 bytes (central directory, end record, signature), one bit elsewhere
+    flips = [(o, b) for o in sorted(edges) for b in range(8) if o >= len(package) - 600 or b == o % 8]
+    flips += [(o, o % 8) for o in range(300, len(package) - 600, 11)]
+    offsets = flips
     accepted = []
-    for offset in offsets:
+    for offset, bit in flips:
         flipped = bytearray(package)
-        flipped[offset] ^= 1 << (offset % 8)
+        flipped[offset] ^= 1 << bit
         target.write_bytes(bytes(flipped))
         try:
             verifier.verify(str(target), [])
-            accepted.append(offset)
+            accepted.append((offset, bit))
         except (verifier.Failure, KeyError, ValueError):
             pass
     assert accepted == [], f"changed bits at these offsets went unnoticed: {accepted[:20]}"

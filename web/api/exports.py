@@ -10,6 +10,7 @@ from archive.errors import InvalidInput
 from audit.export import export_package
 from web.auth import requires
 from web.context import actor, runtime
+from web.downloads import content_disposition
 
 bp = Blueprint("exports", __name__)
 
@@ -18,7 +19,9 @@ bp = Blueprint("exports", __name__)
 @requires("audit")
 def create_export():
     body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not isinstance(body.get("customer"), str) or not body["customer"]:
+    if not isinstance(body, dict):
+        raise InvalidInput("body: a JSON object is required", code="invalid_json", field="body")
+    if not isinstance(body.get("customer"), str) or not body["customer"]:
         raise InvalidInput("customer: a customer number is required", code="missing_field", field="customer")
     order = body.get("order")
     if order is not None and (not isinstance(order, str) or not order):
@@ -33,10 +36,6 @@ def create_export():
         data = path.read_bytes()
     name = f"evidence-{body['customer']}{'-' + order if order else ''}.zip"
     response = Response(data, mimetype="application/zip")
-    response.headers["Content-Disposition"] = f'attachment; filename="{_ascii(name)}"'
+    response.headers["Content-Disposition"] = content_disposition(name, "evidence", "application/zip")
     response.headers["X-Package-SHA256"] = summary["package_sha256"]
     return response
-
-
-def _ascii(name: str) -> str:
-    return "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name)
