@@ -112,7 +112,7 @@ def actor_for_token(token: ApiToken, ip: str | None, user_agent: str | None) -> 
     name = f"user:{token.user.username}" if token.user else f"token:{token.name}"
     scopes = frozenset(token.scopes.split(","))
     role = token.user.role if token.user else None
-    return Actor(name=name, role=role, scopes=scopes, ip=ip, user_agent=user_agent)
+    return Actor(name=name, role=role, scopes=scopes, ip=ip, user_agent=user_agent, credential=f"token:{token.name}")
 
 
 def _token_id(text: str) -> str:

@@ -175,6 +175,7 @@ class AuditEvent(Base):
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     time: Mapped[datetime] = mapped_column(index=True)
     actor: Mapped[str] = mapped_column(String(200), index=True)
+    credential: Mapped[str | None] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(100), index=True)
     subject: Mapped[str | None] = mapped_column(String(200), index=True)
     outcome: Mapped[str] = mapped_column(String(16))

@@ -19,7 +19,7 @@ from audit.merkle import leaf_hash
 
 FETCH = 20_000
 PARALLEL_FROM = 200_000  # below this, starting worker processes costs more than it saves
-COLUMNS = "seq, time, actor, action, subject, outcome, ip, user_agent, details, prev_hash, hash"
+COLUMNS = "seq, time, actor, credential, action, subject, outcome, ip, user_agent, details, prev_hash, hash"
 
 
 @dataclass

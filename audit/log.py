@@ -28,6 +28,7 @@ class Actor:
 
     name: str
     role: str | None = None
+    credential: str | None = None
     scopes: frozenset[str] = frozenset()
     ip: str | None = None
     user_agent: str | None = None
@@ -43,10 +44,12 @@ def canonical_json(value: Any) -> bytes:
                       allow_nan=False).encode("utf-8")
 
 
-def event_body(seq: int, time: datetime, actor: str, action: str, subject: str | None, outcome: str,
-               ip: str | None, user_agent: str | None, details: dict[str, Any], prev_hash: str) -> dict[str, Any]:
+def event_body(seq: int, time: datetime, actor: str, credential: str | None, action: str, subject: str | None,
+               outcome: str, ip: str | None, user_agent: str | None, details: dict[str, Any],
+               prev_hash: str) -> dict[str, Any]:
     """The hashed body, as a dict: the definition that chained_hash reproduces quickly."""
-    return {"seq": seq, "time": isoformat(time), "actor": actor, "action": action, "subject": subject,
+    return {"seq": seq, "time": isoformat(time), "actor": actor, "credential": credential, "action": action,
+            "subject": subject,
             "outcome": outcome, "ip": ip, "user_agent": user_agent, "details": details, "prev_hash": prev_hash}
 
 
@@ -54,13 +57,14 @@ def event_hash(body: dict[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(canonical_json(body)).hexdigest()
 
 
-def chained_hash(seq: int, time_text: str, actor: str, action: str, subject: str | None, outcome: str,
-                 ip: str | None, user_agent: str | None, details_json: str, prev_hash: str) -> str:
+def chained_hash(seq: int, time_text: str, actor: str, credential: str | None, action: str, subject: str | None,
+                 outcome: str, ip: str | None, user_agent: str | None, details_json: str, prev_hash: str) -> str:
     """event_hash(event_body(...)) built by concatenation, keys in sorted order, from already-canonical details.
 
     Verification runs this once per event, so it avoids decoding and re-encoding the details.
     """
-    text = (f'{{"action":{_string(action)},"actor":{_string(actor)},"details":{details_json},'
+    text = (f'{{"action":{_string(action)},"actor":{_string(actor)},"credential":{_string(credential)},'
+            f'"details":{details_json},'
             f'"ip":{_string(ip)},"outcome":{_string(outcome)},"prev_hash":{_string(prev_hash)},"seq":{seq},'
             f'"subject":{_string(subject)},"time":"{time_text}","user_agent":{_string(user_agent)}}}')
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -68,17 +72,17 @@ def chained_hash(seq: int, time_text: str, actor: str, action: str, subject: str
 
 def row_hash(row: Any) -> str:
     """The hash an iter_events row should carry (`row.details` is the canonical text)."""
-    return chained_hash(row.seq, isoformat(row.time), row.actor, row.action, row.subject, row.outcome, row.ip,
-                        row.user_agent, row.details, row.prev_hash)
+    return chained_hash(row.seq, isoformat(row.time), row.actor, row.credential, row.action, row.subject,
+                        row.outcome, row.ip, row.user_agent, row.details, row.prev_hash)
 
 
 def model_hash(event: AuditEvent) -> str:
-    return chained_hash(event.seq, isoformat(event.time), event.actor, event.action, event.subject, event.outcome,
-                        event.ip, event.user_agent, event.details_json, event.prev_hash)
+    return chained_hash(event.seq, isoformat(event.time), event.actor, event.credential, event.action,
+                        event.subject, event.outcome, event.ip, event.user_agent, event.details_json, event.prev_hash)
 
 
 def body_of(event: AuditEvent) -> dict[str, Any]:
-    return event_body(event.seq, event.time, event.actor, event.action, event.subject, event.outcome,
+    return event_body(event.seq, event.time, event.actor, event.credential, event.action, event.subject, event.outcome,
                       event.ip, event.user_agent, event.details, event.prev_hash)
 
 
@@ -104,7 +108,8 @@ def append(session: Session, clock: Clock, actor: Actor, action: str, subject: s
            details: dict[str, Any] | None = None, outcome: str = "success") -> AuditEvent:
     """Append one event in the caller's transaction; it commits or rolls back with the change it records."""
     head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one()
-    event = AuditEvent(seq=head.seq + 1, time=clock(), actor=_clip(actor.name), action=action,
+    event = AuditEvent(seq=head.seq + 1, time=clock(), actor=_clip(actor.name), credential=_clip(actor.credential),
+                       action=action,
                        subject=_clip(subject), outcome=outcome, ip=_clip(actor.ip),
                        user_agent=_clip(actor.user_agent), details_json=_details_text(details),
                        prev_hash=head.hash)
@@ -123,14 +128,15 @@ def append_many(session: Session, clock: Clock, actor: Actor,
     """
     head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one()
     rows, seq, prev_hash = [], head.seq, head.hash
-    name, ip, user_agent = _clip(actor.name), _clip(actor.ip), _clip(actor.user_agent)
+    name, credential = _clip(actor.name), _clip(actor.credential)
+    ip, user_agent = _clip(actor.ip), _clip(actor.user_agent)
     for action, subject, details in entries:
         seq += 1
-        row = {"seq": seq, "time": clock(), "actor": name, "action": action, "subject": _clip(subject),
-               "outcome": outcome, "ip": ip, "user_agent": user_agent, "details": _details_text(details),
-               "prev_hash": prev_hash}
-        prev_hash = row["hash"] = chained_hash(seq, isoformat(row["time"]), name, action, row["subject"],
-                                               outcome, ip, user_agent, row["details"], prev_hash)
+        row = {"seq": seq, "time": clock(), "actor": name, "credential": credential, "action": action,
+               "subject": _clip(subject), "outcome": outcome, "ip": ip, "user_agent": user_agent,
+               "details": _details_text(details), "prev_hash": prev_hash}
+        prev_hash = row["hash"] = chained_hash(seq, isoformat(row["time"]), name, credential, action,
+                                               row["subject"], outcome, ip, user_agent, row["details"], prev_hash)
         rows.append(row)
     if rows:
         session.execute(insert(AuditEvent.__table__), rows)

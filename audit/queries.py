@@ -36,7 +36,8 @@ def list_events(session: Session, clock: Clock, actor: Actor, *, subject: str | 
 
 
 def event_view(event: AuditEvent) -> dict[str, Any]:
-    return {"seq": event.seq, "time": isoformat(event.time), "actor": event.actor, "action": event.action,
+    return {"seq": event.seq, "time": isoformat(event.time), "actor": event.actor, "credential": event.credential,
+            "action": event.action,
             "subject": event.subject, "outcome": event.outcome, "ip": event.ip, "user_agent": event.user_agent,
             "details": event.details, "prev_hash": event.prev_hash, "hash": event.hash}
 

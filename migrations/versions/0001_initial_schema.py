@@ -45,6 +45,7 @@ def upgrade() -> None:
     sa.Column('seq', sa.BigInteger(), autoincrement=False, nullable=False),
     sa.Column('time', sa.DateTime(timezone=True), nullable=False),
     sa.Column('actor', sa.String(length=200), nullable=False),
+    sa.Column('credential', sa.String(length=200), nullable=True),
     sa.Column('action', sa.String(length=100), nullable=False),
     sa.Column('subject', sa.String(length=200), nullable=True),
     sa.Column('outcome', sa.String(length=16), nullable=False),

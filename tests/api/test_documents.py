@@ -138,3 +138,14 @@ def test_audit_events_filter_and_paginate(client, auth):
     assert by_action[0]["details"]["checksum"] == receipt["checksum"]
     verify = client.get("/api/v1/audit/verify", headers=auth).json
     assert verify["ok"] is True and verify["first_bad_seq"] is None and verify["events"] > 3
+
+
+def test_events_name_the_user_and_the_token_that_authenticated(client, runtime, system_actor):
+    from archive.accounts import create_token, create_user
+    with runtime.transaction() as session:
+        create_user(session, runtime.clock, system_actor, "alice", "staff", "a-long-enough-password")
+        token = create_token(session, runtime.clock, system_actor, "erp-connector", ["file", "read"], "alice")
+    receipt = upload(client, {"Authorization": f"Bearer {token}"}, pdf_bytes(), metadata()).json
+    filed = events(runtime, "document.filed")[-1]
+    assert filed.actor == "user:alice" and filed.credential == "token:erp-connector"
+    assert filed.subject == f"document:{receipt['id']}"

@@ -93,9 +93,9 @@ def test_fast_chained_hash_equals_the_canonical_definition():
     details = {"z": [1, 2.5, None, True], "a": {"é\u202e\r\n\"\\": "\x00\x1f\u2028"}, "n": -0.0, "big": 10**20}
     for ip, agent, subject in ((None, None, None), ("::1", "curl/8 \"x\"\n", "document:é")):
         time = datetime(2026, 1, 2, 3, 4, 5, 6789, tzinfo=timezone.utc)
-        reference = event_hash(event_body(7, time, "user:ü", "document.filed", subject, "success", ip, agent,
+        reference = event_hash(event_body(7, time, "user:ü", ip, "document.filed", subject, "success", ip, agent,
                                           details, "sha256:" + "0" * 64))
         text = canonical_json(details).decode()
-        assert chained_hash(7, "2026-01-02T03:04:05.006789Z", "user:ü", "document.filed", subject, "success", ip, agent, text,
+        assert chained_hash(7, "2026-01-02T03:04:05.006789Z", "user:ü", ip, "document.filed", subject, "success", ip, agent, text,
                             "sha256:" + "0" * 64) == reference
         assert canonical_json(json.loads(text)).decode() == text
