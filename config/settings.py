@@ -37,6 +37,8 @@ class Settings:
     signing_key_dir: str = ""
     tsa_url: str = ""
     checkpoint_interval_seconds: int = 3600
+    fixity_interval_seconds: int = 86400
+    fixity_max_mb_per_second: int = 50
 
     def __post_init__(self) -> None:
         data_dir = Path(self.data_dir).absolute()

@@ -85,9 +85,11 @@ def db_upgrade() -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
     """Migrate if needed, create the first administrator on a fresh archive, and serve the web API."""
+    from archive.configuration import record_configuration
     from web.server import bootstrap_admin, serve_forever
     runtime = rt(check_schema=False)
     upgrade(runtime.engine)
+    record_configuration(runtime, cli_actor())
     bootstrap_admin(runtime, cli_actor())
     serve_forever(runtime.settings, host, port)
 
@@ -254,6 +256,24 @@ def export_command(customer: str, order: str | None, output: Path) -> None:
     """Write a signed BagIt evidence package (zip) that verifies offline with its verify_package.py."""
     from audit.export import export_package
     emit(export_package(rt(), cli_actor(), output, customer, order))
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="run what is due and exit")
+@click.option("--poll", default=30.0, show_default=True, help="seconds between looks at what is due")
+def scheduler(once: bool, poll: float) -> None:
+    """Run periodic work: signed checkpoints and fixity passes."""
+    import signal
+    import threading
+
+    from archive.scheduler import run_due, run_forever
+    runtime, actor = rt(), Actor.system("scheduler")
+    if once:
+        emit({"ran": run_due(runtime, actor)})
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    run_forever(runtime, actor, stop, poll)
 
 
 @cli.group()

@@ -1,6 +1,9 @@
 """Serving: gunicorn workers, each building its own runtime after the fork."""
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import click
 from gunicorn.app.base import BaseApplication
 from sqlalchemy import func, select
@@ -43,6 +46,17 @@ class _Gunicorn(BaseApplication):
 
 def serve_forever(settings: Settings, host: str, port: int) -> None:
     click.echo(f"Serving the archive on http://{host}:{port} (data in {settings.data_dir})")
-    _Gunicorn(settings, {"bind": f"{host}:{port}", "workers": settings.web_workers,
-                         "threads": settings.web_threads, "worker_class": "gthread", "timeout": 300,
-                         "accesslog": None, "errorlog": "-", "loglevel": "warning"}).run()
+    scheduler = _start_scheduler() if not settings.broker_url else None
+    try:
+        _Gunicorn(settings, {"bind": f"{host}:{port}", "workers": settings.web_workers,
+                             "threads": settings.web_threads, "worker_class": "gthread", "timeout": 300,
+                             "accesslog": None, "errorlog": "-", "loglevel": "warning"}).run()
+    finally:
+        if scheduler is not None:
+            scheduler.terminate()
+            scheduler.wait(timeout=30)
+
+
+def _start_scheduler() -> subprocess.Popen:
+    """The embedded default runs periodic work in a sibling process (not a thread of the forking master)."""
+    return subprocess.Popen([sys.executable, "-c", "from web.cli import main; main()", "scheduler"])
