@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.install-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-sqlite test-postgres services bench clean
+.PHONY: install run test services bench clean
 
 install: $(STAMP)
 
@@ -22,14 +22,7 @@ services:
 	bash scripts/services.sh
 
 test: install services
-	$(MAKE) --no-print-directory test-sqlite test-postgres
-
-test-sqlite: install
-	ARCHIVE_TEST_DB=sqlite $(BIN)/pytest $(PYTEST_ARGS)
-
-test-postgres: install
-	$(eval $(shell bash scripts/services.sh --env))
-	ARCHIVE_TEST_DB=postgres ARCHIVE_TEST_POSTGRES_URL='$(ARCHIVE_TEST_POSTGRES_URL)' $(BIN)/pytest $(PYTEST_ARGS)
+	bash scripts/test.sh $(PYTEST_ARGS)
 
 bench: install services
 	$(BIN)/python bench/filing.py

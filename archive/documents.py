@@ -15,6 +15,7 @@ from archive.errors import IntegrityFailure, NotFound
 from archive.filing import require_document_type
 from archive.hashing import hash_chunks
 from archive.models import Document, DocumentVersion, Relation
+from archive.outbox import enqueue
 from archive.runtime import Runtime
 from audit.log import Actor, append
 
@@ -99,7 +100,10 @@ def update_metadata(rt: Runtime, actor: Actor, document_id: str, changes: dict[s
         diff = _apply(session, rt, actor, document, changes)
         if diff:
             append(session, rt.clock, actor, "document.updated", f"document:{document_id}", {"changes": diff})
-        return document_view(session, document)
+            enqueue(session, rt.clock, "search.index", {"document_id": document_id})
+        view = document_view(session, document)
+    rt.work_committed()
+    return view
 
 
 def _apply(session: Session, rt: Runtime, actor: Actor, document: Document,

@@ -33,8 +33,10 @@ RACE_RETRIES = 3
 def file_document(rt: Runtime, spool: Spool, filing: Filing, actor: Actor, filename: str | None = None,
                   channel: str = "api", idempotency_key: str | None = None) -> dict[str, Any]:
     mime_type = _checked_content(spool)
-    return _retry_on_race(lambda: _file_once(rt, spool, filing, actor, mime_type, filename, channel,
-                                             idempotency_key))
+    receipt = _retry_on_race(lambda: _file_once(rt, spool, filing, actor, mime_type, filename, channel,
+                                                idempotency_key))
+    rt.work_committed()
+    return receipt
 
 
 def _file_once(rt: Runtime, spool: Spool, filing: Filing, actor: Actor, mime_type: str, filename: str | None,
@@ -60,8 +62,10 @@ def _file_once(rt: Runtime, spool: Spool, filing: Filing, actor: Actor, mime_typ
 def add_version(rt: Runtime, document_id: str, spool: Spool, actor: Actor, filename: str | None = None,
                 reason: str | None = None, idempotency_key: str | None = None) -> dict[str, Any]:
     mime_type = _checked_content(spool)
-    return _retry_on_race(lambda: _add_version_once(rt, document_id, spool, actor, mime_type, filename, reason,
-                                                    idempotency_key))
+    receipt = _retry_on_race(lambda: _add_version_once(rt, document_id, spool, actor, mime_type, filename, reason,
+                                                       idempotency_key))
+    rt.work_committed()
+    return receipt
 
 
 def _add_version_once(rt: Runtime, document_id: str, spool: Spool, actor: Actor, mime_type: str,

@@ -210,6 +210,7 @@ class OutboxItem(Base):
     created_at: Mapped[datetime]
     available_at: Mapped[datetime] = mapped_column(index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_until: Mapped[datetime | None]
     done_at: Mapped[datetime | None] = mapped_column(index=True)
     last_error: Mapped[str | None] = mapped_column(Text)
 
@@ -262,3 +263,29 @@ class FixityRun(Base):
     checked: Mapped[int] = mapped_column(BigInteger, default=0)
     bytes_checked: Mapped[int] = mapped_column(BigInteger, default=0)
     problems: Mapped[dict[str, Any]]
+
+
+class SavedSearch(Base):
+    """A query a user keeps, by name; holds may refer to one (a hold on a saved search)."""
+
+    __tablename__ = "saved_searches"
+    __table_args__ = (UniqueConstraint("owner", "name", name="uq_saved_searches_owner_name"),)
+    id: Mapped[str] = _id()
+    owner: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    query: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class Extraction(Base):
+    """What processing read from one version: text, and (for structured documents) fields with a confidence."""
+
+    __tablename__ = "extractions"
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))
+    doc_type: Mapped[str | None] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    fields: Mapped[dict[str, Any]]
+    confidence: Mapped[float | None]
+    created_at: Mapped[datetime]

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,6 +21,20 @@ class Runtime:
     blobs: BlobStore
     clock: Clock
     readers: sessionmaker[Session]
+    search_factory: Callable[[], Any] = lambda: None
+    tasks: Any = None  # archive.tasks.TaskQueue; told after each commit that work is waiting
+    _search: Any = field(default=None, repr=False)
+
+    @property
+    def search(self) -> Any:
+        """The SearchIndex, opened on first use (commands that never search never open it)."""
+        if self._search is None:
+            self._search = self.search_factory()
+        return self._search
+
+    def work_committed(self) -> None:
+        if self.tasks is not None:
+            self.tasks.notify()
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -35,5 +49,9 @@ class Runtime:
             yield session
 
     def close(self) -> None:
+        if self.tasks is not None:
+            self.tasks.stop()
+        if self._search is not None:
+            self._search.close()
         self.engine.dispose()
         self.readers.kw["bind"].dispose()

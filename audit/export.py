@@ -12,7 +12,7 @@ import json
 import os
 import re
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from sqlalchemy.orm import selectinload
 from archive.blobstore import read_chunks
 from archive.clock import isoformat
 from archive.customers import find_customer
-from archive.errors import IntegrityFailure, NotFound
+from archive.errors import IntegrityFailure, InvalidInput, NotFound
 from archive.models import AuditEvent, Document, Order
 from archive.runtime import Runtime
 from audit import checkpoints, signing
@@ -33,6 +33,7 @@ from audit.package_signature import sign_zip_file
 VERIFIER_SOURCE = Path(__file__).with_name("package_verifier.py")
 MERKLE_SOURCE = Path(__file__).with_name("merkle.py")
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+MAX_EXPORT_DOCUMENTS = 10_000
 
 
 @dataclass
@@ -47,18 +48,23 @@ class _Bag:
         self.payload_bytes += len(data)
 
 
-def export_package(rt: Runtime, actor: Actor, output: Path, customer: str, order: str | None = None) -> dict:
+def export_package(rt: Runtime, actor: Actor, output: Path, customer: str | None = None, order: str | None = None,
+                   query: str | None = None) -> dict:
+    """Exports a customer's documents (optionally one order's), or every document a search query finds."""
+    if (customer is None) == (query is None) or (order is not None and customer is None):
+        raise InvalidInput("give a customer (and optionally an order) or a query", code="invalid_selection")
+    matched = _matching_ids(rt, actor, query) if query is not None else None
     checkpoints.create_checkpoint(rt, actor)
     partial = output.with_name(f".{output.name}.partial")
     try:
         with rt.reading() as session:
-            documents = _documents(session, customer, order)
+            documents = _documents(session, customer, order) if matched is None else _by_ids(session, matched)
             checkpoint = checkpoints.find_checkpoint(session, None)
             with zipfile.ZipFile(partial, "w") as archive_zip:
                 bag = _Bag(archive_zip)
                 index = _add_documents(rt, bag, documents)
                 events = _add_audit(session, bag, documents, checkpoint)
-                _add_metadata(bag, index, customer, order)
+                _add_metadata(bag, index, customer, order, query)
                 key = signing.current_key(session)
                 _finish_bag(rt, session, bag, key)
         sign_zip_file(partial, lambda message: signing.sign(Path(rt.settings.signing_key_dir), key, message),
@@ -66,10 +72,10 @@ def export_package(rt: Runtime, actor: Actor, output: Path, customer: str, order
         os.replace(partial, output)
     finally:
         partial.unlink(missing_ok=True)
-    summary = {"customer": customer, "order": order, "documents": len(documents), "events": events,
+    summary = {"customer": customer, "order": order, "query": query, "documents": len(documents), "events": events,
                "checkpoint_tree_size": checkpoint.tree_size, "package_sha256": _file_sha256(output)}
     with rt.transaction() as session:
-        append(session, rt.clock, actor, "export.created", f"customer:{customer}",
+        append(session, rt.clock, actor, "export.created", f"customer:{customer}" if customer else None,
                {**summary, "document_ids": [d.id for d in documents]})
     return summary
 
@@ -84,6 +90,26 @@ def _documents(session, customer_number: str, order_number: str | None) -> list[
             raise NotFound(f"customer {customer_number} has no order {order_number!r}", code="order_not_found")
         query = query.where(Document.order_id == order.id)
     return list(session.scalars(query))
+
+
+def _matching_ids(rt: Runtime, actor: Actor, query: str) -> list[str]:
+    from search.service import build_query
+    search_query, found = build_query(actor, query, "date_asc", limit=100, facets=False), []
+    while len(found) < MAX_EXPORT_DOCUMENTS:
+        page = rt.search.search(search_query)
+        found += [hit.id for hit in page.hits]
+        if page.next_cursor is None:
+            break
+        search_query = replace(search_query, cursor=page.next_cursor)
+    return found[:MAX_EXPORT_DOCUMENTS]
+
+
+def _by_ids(session, ids: list[str]) -> list[Document]:
+    documents = []
+    for start in range(0, len(ids), 500):
+        documents += session.scalars(select(Document).where(Document.id.in_(ids[start:start + 500])).options(
+            selectinload(Document.versions), selectinload(Document.order))).all()
+    return sorted(documents, key=lambda d: d.filed_at)
 
 
 def _add_documents(rt: Runtime, bag: _Bag, documents: list[Document]) -> list[dict[str, Any]]:
@@ -125,9 +151,11 @@ def _add_audit(session, bag: _Bag, documents: list[Document], checkpoint) -> int
     return len(events)
 
 
-def _add_metadata(bag: _Bag, index: list[dict[str, Any]], customer: str, order: str | None) -> None:
+def _add_metadata(bag: _Bag, index: list[dict[str, Any]], customer: str | None, order: str | None,
+                  query: str | None) -> None:
     bag.add("data/metadata/documents.json", json.dumps(
-        {"customer": customer, "order": order, "documents": index}, indent=1, ensure_ascii=False).encode())
+        {"customer": customer, "order": order, "query": query, "documents": index}, indent=1,
+        ensure_ascii=False).encode())
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["document_id", "doc_type", "order", "document_date", "version", "checksum", "size",

@@ -23,7 +23,28 @@ def build_runtime(settings: Settings, clock: Clock = system_clock) -> Runtime:
     engine = make_engine(settings.database_url)
     reader = engine if engine.dialect.name != "sqlite" else make_engine(settings.database_url, writer=False)
     return Runtime(settings=settings, engine=engine, sessions=make_sessionmaker(engine),
-                   blobs=blob_store_for(settings), clock=clock, readers=make_sessionmaker(reader))
+                   blobs=blob_store_for(settings), clock=clock, readers=make_sessionmaker(reader),
+                   search_factory=lambda: search_index_for(settings))
+
+
+def search_index_for(settings: Settings):
+    parsed = urlparse(settings.search_url)
+    if parsed.scheme == "fts5":
+        from search.fts5 import Fts5Index
+        return Fts5Index(Path(parsed.path))
+    if parsed.scheme in ("http", "https"):
+        from search.elastic import ElasticIndex
+        return ElasticIndex(settings.search_url, index_name=settings.search_index_name)
+    raise SettingsError(f"ARCHIVE_SEARCH_URL: no search index for scheme {parsed.scheme!r} "
+                        "(supported: fts5://, http(s)://)")
+
+
+def start_tasks(runtime: Runtime) -> None:
+    """The embedded default drains the outbox in a worker thread of each process; with a broker, Celery does."""
+    from archive.tasks import InProcessQueue
+    if not runtime.settings.broker_url:
+        runtime.tasks = InProcessQueue(runtime)
+        runtime.tasks.start()
 
 
 def blob_store_for(settings: Settings) -> BlobStore:

@@ -25,6 +25,7 @@ class Settings:
     database_url: str = ""
     blob_url: str = ""
     search_url: str = ""
+    search_index_name: str = "archive-documents"
     broker_url: str = ""
     max_upload_bytes: int = 100 * MIB
     secret_key: str = ""

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install (from Debian packages) and start the services the tests need. Idempotent: run it as often as you like.
+# Install and start the services the tests need: PostgreSQL (Debian packages) and Elasticsearch (Maven Central,
+# scripts/elasticsearch.sh). Idempotent: run it as often as you like.
 # Prints the environment the tests read, e.g.  eval "$(scripts/services.sh --env)".
 set -euo pipefail
 
@@ -43,10 +44,15 @@ start_postgres() {
     as_root su postgres -c "psql -p $PG_PORT -qc \"create role ${PG_USER} login createdb password '${PG_PASSWORD}'\""
 }
 
+here=$(cd "$(dirname "$0")" && pwd)
 case "${1:-}" in
-  --env) echo "export ARCHIVE_TEST_POSTGRES_URL='${PG_URL}'" ;;
+  --env)
+    echo "export ARCHIVE_TEST_POSTGRES_URL='${PG_URL}'"
+    bash "$here/elasticsearch.sh" --env
+    ;;
   *)
     start_postgres
     log "PostgreSQL ready at ${PG_URL}"
+    bash "$here/elasticsearch.sh"
     ;;
 esac

@@ -6,7 +6,7 @@ from flask import Flask
 from archive.clock import Clock, system_clock
 from archive.db import require_current_schema
 from archive.runtime import Runtime
-from config.backends import build_runtime
+from config.backends import build_runtime, start_tasks
 from config.settings import Settings, load_settings
 from web.errors import register_error_handlers
 from web.uploads import ArchiveRequest, discard_spools
@@ -16,11 +16,13 @@ MULTIPART_OVERHEAD = 1024 * 1024
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None, clock: Clock = system_clock,
-               check_schema: bool = True) -> Flask:
+               check_schema: bool = True, start_worker: bool = False) -> Flask:
     settings = settings or (runtime.settings if runtime else load_settings())
     runtime = runtime or build_runtime(settings, clock)
     if check_schema:
         require_current_schema(runtime.engine)
+    if start_worker:
+        start_tasks(runtime)
     app = Flask(__name__)
     app.request_class = ArchiveRequest
     app.config.update(MAX_CONTENT_LENGTH=settings.max_upload_bytes + MULTIPART_OVERHEAD,
@@ -35,8 +37,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
 
 def _register_api(app: Flask) -> None:
-    from web.api import audit, customers, documents, exports, openapi
-    for blueprint in (documents.bp, customers.bp, audit.bp, exports.bp, openapi.bp):
+    from web.api import audit, customers, documents, exports, openapi, search
+    for blueprint in (documents.bp, customers.bp, audit.bp, exports.bp, search.bp, openapi.bp):
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 from flask import current_app
-from flask.cli import FlaskGroup
+from flask.cli import AppGroup, FlaskGroup
 
 from archive import accounts, documents, filing
 from archive.db import require_current_schema, upgrade
@@ -249,13 +249,14 @@ def keys_prune_master() -> None:
 
 
 @cli.command("export")
-@click.option("--customer", required=True)
+@click.option("--customer", default=None)
 @click.option("--order", default=None)
+@click.option("--query", default=None, help="export what this search finds instead of a customer's documents")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
-def export_command(customer: str, order: str | None, output: Path) -> None:
+def export_command(customer: str | None, order: str | None, query: str | None, output: Path) -> None:
     """Write a signed BagIt evidence package (zip) that verifies offline with its verify_package.py."""
     from audit.export import export_package
-    emit(export_package(rt(), cli_actor(), output, customer, order))
+    emit(export_package(rt(), cli_actor(), output, customer, order, query))
 
 
 @cli.command()
@@ -274,6 +275,55 @@ def scheduler(once: bool, poll: float) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     run_forever(runtime, actor, stop, poll)
+
+
+class _QueryOrCommand(AppGroup):
+    """`archive search "..."` runs a query; `archive search reindex|check` are subcommands."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        if args and args[0] not in self.commands:
+            return "query", self.commands["query"], args
+        return super().resolve_command(ctx, args)
+
+
+@cli.group("search", cls=_QueryOrCommand)
+def search_group() -> None:
+    """Search documents, or maintain the search index."""
+
+
+@search_group.command("query", hidden=True)
+@click.argument("q")
+@click.option("--sort", default="relevance", type=click.Choice(["relevance", "date_desc", "date_asc"]))
+@click.option("--limit", default=20, type=click.IntRange(1, 100))
+def search_query(q: str, sort: str, limit: int) -> None:
+    from search.service import search
+    emit(search(rt(), cli_actor(), q, sort, None, limit))
+
+
+@search_group.command("reindex")
+@click.option("--resume", is_flag=True, help="continue an interrupted rebuild instead of starting over")
+def search_reindex(resume: bool) -> None:
+    """Rebuild the search index from the database, in batches."""
+    from search.indexing import reindex
+    runtime = rt()
+    with click.progressbar(length=1, label="reindexing", file=sys.stderr) as bar:
+        def show(progress):
+            bar.length = max(progress.total, 1)
+            bar.update(progress.done - bar.pos)
+        done = reindex(runtime, resume=resume, progress=show)
+    click.echo(f"indexed {done} documents", err=True)
+
+
+@search_group.command("check")
+@click.option("--repair", is_flag=True, help="re-index what is missing or stale, remove what should not be there")
+def search_check(repair: bool) -> None:
+    """Compare the database with the search index; exit 1 on drift (after repair: 0 if repaired)."""
+    from search.indexing import check
+    runtime = rt()
+    drift = check(runtime, repair=repair)
+    emit(drift.as_dict())
+    if not drift.clean and not (repair and check(runtime).clean):
+        sys.exit(1)
 
 
 @cli.group()

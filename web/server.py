@@ -41,7 +41,7 @@ class _Gunicorn(BaseApplication):
 
     def load(self):
         from web.app import create_app
-        return create_app(self.settings)
+        return create_app(self.settings, start_worker=True)
 
 
 def serve_forever(settings: Settings, host: str, port: int) -> None:

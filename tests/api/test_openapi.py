@@ -24,6 +24,7 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from archive.accounts import SCOPES
+from archive.tasks import drain
 from audit.checkpoints import create_checkpoint
 from tests.fixtures.samples import ELF_HEADER, PNG_1PX, docx_bytes, metadata, pdf_bytes
 from web.api.openapi import SPEC_PATH
@@ -428,6 +429,18 @@ def test_every_documented_operation_succeeds_as_documented(api, token_headers, r
     with zipfile.ZipFile(io.BytesIO(package.get_data())) as bag:
         assert bag.testzip() is None and "bagit.txt" in bag.namelist()
 
+    drain(runtime)
+    found = api.call("get", "/search", 200, query={"q": "RE-4711 OR letter", "sort": "date_desc", "limit": "1"},
+                     headers=auth).get_json()
+    assert found["total"] >= 1 and len(found["hits"]) == 1 and set(found["facets"]) == {"type", "customer", "year",
+                                                                                       "status"}
+    exported = api.call("get", "/search/export", 200, query={"q": "type:invoice", "sort": "date_asc"}, headers=auth)
+    assert exported.get_data(as_text=True).startswith("id,")
+    saved = api.call("post", "/searches", 201, headers=auth,
+                     json_body={"name": "Invoices", "query": "type:invoice"}).get_json()
+    assert api.call("get", "/searches", 200, headers=auth).get_json()["items"] == [saved]
+    api.call("delete", "/searches/{saved_id}", 204, params={"saved_id": saved["id"]}, headers=auth)
+
     api.call("get", "/openapi.json", 200)
 
     succeeded = {(path, method) for path, method, status in api.exercised if status < 300}
@@ -473,6 +486,11 @@ ONLY_THE_SCOPE = {
     ("/audit/checkpoints/consistency", "get"): (400, "missing_parameter"),
     ("/exports", "post"): (400, "invalid_json"),
     ("/audit/verify", "get"): (200, None),
+    ("/search", "get"): (400, "empty_query"),
+    ("/search/export", "get"): (400, "empty_query"),
+    ("/searches", "get"): (200, None),
+    ("/searches", "post"): (400, "invalid_json"),
+    ("/searches/{saved_id}", "delete"): (404, "saved_search_not_found"),
 }
 
 

@@ -128,3 +128,20 @@ def test_cli_export_writes_a_package(client, auth, cli, tmp_path):
     assert not (tmp_path / ".p.zip.partial").exists()
     assert cli("export", "--customer", "nobody", "-o", str(tmp_path / "q.zip")).exit_code == 1
     assert not (tmp_path / "q.zip").exists()
+
+
+def test_export_by_search_query(client, auth, runtime, cli, tmp_path):
+    import json
+
+    from archive.tasks import drain
+    upload(client, auth, b"invoice about retour", metadata(), filename="a.txt")
+    upload(client, auth, b"delivery note", metadata(doc_type="delivery_note"), filename="b.txt")
+    drain(runtime)
+    result = cli("export", "--query", "type:invoice retour", "-o", str(tmp_path / "q.zip"))
+    assert result.exit_code == 0, result.output
+    package = (tmp_path / "q.zip").read_bytes()
+    _, verifier = load_verifier(package, tmp_path)
+    verifier.verify(str(tmp_path / "q.zip"), [])
+    index = json.loads(zipfile.ZipFile(io.BytesIO(package)).read("data/metadata/documents.json"))
+    assert [d["doc_type"] for d in index["documents"]] == ["invoice"] and index["query"] == "type:invoice retour"
+    assert cli("export", "--customer", "C-1042", "--query", "x", "-o", str(tmp_path / "r.zip")).exit_code == 1

@@ -21,21 +21,27 @@ def create_export():
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise InvalidInput("body: a JSON object is required", code="invalid_json", field="body")
-    if not isinstance(body.get("customer"), str) or not body["customer"]:
-        raise InvalidInput("customer: a customer number is required", code="missing_field", field="customer")
-    order = body.get("order")
-    if order is not None and (not isinstance(order, str) or not order):
-        raise InvalidInput("order: must be an order number", code="invalid_metadata", field="order")
-    unknown = sorted(set(body) - {"customer", "order"})
+    unknown = sorted(set(body) - {"customer", "order", "query"})
     if unknown:
         raise InvalidInput(f"{unknown[0]}: unknown field", code="unknown_field", field=unknown[0])
+    if body.get("customer") is None and body.get("query") is None:
+        raise InvalidInput("customer: a customer number (or a query) is required", code="missing_field",
+                           field="customer")
+    customer, order, query = (_text(body, name) for name in ("customer", "order", "query"))
     rt = runtime()
     with tempfile.TemporaryDirectory(dir=rt.blobs.spool_dir()) as workdir:
         path = Path(workdir) / "package.zip"
-        summary = export_package(rt, actor(), path, body["customer"], order)
+        summary = export_package(rt, actor(), path, customer, order, query)
         data = path.read_bytes()
-    name = f"evidence-{body['customer']}{'-' + order if order else ''}.zip"
+    name = f"evidence-{customer}{'-' + order if order else ''}.zip" if customer else "evidence-search.zip"
     response = Response(data, mimetype="application/zip")
     response.headers["Content-Disposition"] = content_disposition(name, "evidence", "application/zip")
     response.headers["X-Package-SHA256"] = summary["package_sha256"]
     return response
+
+
+def _text(body: dict, name: str) -> str | None:
+    value = body.get(name)
+    if value is not None and (not isinstance(value, str) or not value):
+        raise InvalidInput(f"{name}: must be a non-empty string", code="invalid_metadata", field=name)
+    return value
