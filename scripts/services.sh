@@ -42,6 +42,8 @@ start_postgres() {
   done
   as_root su postgres -c "psql -p $PG_PORT -Atqc \"select 1 from pg_roles where rolname='${PG_USER}'\"" | grep -q 1 ||
     as_root su postgres -c "psql -p $PG_PORT -qc \"create role ${PG_USER} login createdb password '${PG_PASSWORD}'\""
+  # Tests drop their databases WITH (FORCE); that may have to end an autovacuum worker, which needs this.
+  as_root su postgres -c "psql -p $PG_PORT -qc 'grant pg_signal_backend to ${PG_USER}'" >/dev/null
 }
 
 here=$(cd "$(dirname "$0")" && pwd)
