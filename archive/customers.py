@@ -74,3 +74,10 @@ def customer_summary(customer: Customer) -> dict[str, Any]:
 
 def _date(value: Any) -> str | None:
     return value.isoformat() if value else None
+
+
+def find_order(session: Session, customer: Customer, number: str) -> Order:
+    order = session.scalar(select(Order).where(Order.customer_id == customer.id, Order.number == number))
+    if order is None:
+        raise NotFound(f"customer {customer.number} has no order {number!r}", code="order_not_found")
+    return order

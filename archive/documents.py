@@ -11,13 +11,18 @@ from sqlalchemy.orm import Session
 from archive.blobstore import read_chunks
 from archive.clock import Clock, isoformat
 from archive.customers import get_or_create_customer, get_or_create_order
-from archive.errors import IntegrityFailure, NotFound
+from archive.errors import Gone, IntegrityFailure, NotFound
 from archive.filing import require_document_type
 from archive.hashing import hash_chunks
 from archive.models import Document, DocumentVersion, Relation
 from archive.outbox import enqueue
 from archive.runtime import Runtime
 from audit.log import Actor, append
+from retention.policies import append_outcomes, reassess, retention_view, schedule_of
+from retention.schedule import Schedule
+
+
+RETENTION_INPUTS = {"doc_type", "document_date", "customer", "order"}
 
 
 def load(session: Session, document_id: str) -> Document:
@@ -27,13 +32,15 @@ def load(session: Session, document_id: str) -> Document:
     return document
 
 
-def view_document(session: Session, clock: Clock, actor: Actor, document_id: str) -> dict[str, Any]:
+def view_document(session: Session, clock: Clock, actor: Actor, document_id: str,
+                  schedule: Schedule | None = None) -> dict[str, Any]:
     document = load(session, document_id)
     append(session, clock, actor, "document.viewed", f"document:{document_id}")
-    return document_view(session, document)
+    return document_view(session, document, schedule)
 
 
-def document_view(session: Session, document: Document) -> dict[str, Any]:
+def document_view(session: Session, document: Document, schedule: Schedule | None = None) -> dict[str, Any]:
+    """`schedule` (the one in force) supplies the legal basis of the document's retention class."""
     current = document.versions[-1]
     return {
         "id": document.id, "doc_type": document.doc_type, "title": document.title,
@@ -46,6 +53,7 @@ def document_view(session: Session, document: Document) -> dict[str, Any]:
         "processing": {"status": document.processing_status, "error": document.processing_error},
         "versions": [version_view(v) for v in document.versions],
         "relations": relations_of(session, document.id),
+        "retention": retention_view(schedule, document),
     }
 
 
@@ -80,6 +88,9 @@ def open_content(rt: Runtime, actor: Actor, document_id: str, version_number: in
     with rt.transaction() as session:
         document = load(session, document_id)
         version = _version(document, version_number)
+        if document.status == "disposed":
+            raise Gone(f"the content of document {document_id} was destroyed on "
+                       f"{isoformat(document.disposed_at)} by disposition; its record is kept", code="disposed")
         verify_blob(rt, version.checksum, version.size)
         append(session, rt.clock, actor, "document.downloaded", f"document:{document_id}",
                {"version": version.number, "checksum": version.checksum})
@@ -100,8 +111,10 @@ def update_metadata(rt: Runtime, actor: Actor, document_id: str, changes: dict[s
         diff = _apply(session, rt, actor, document, changes)
         if diff:
             append(session, rt.clock, actor, "document.updated", f"document:{document_id}", {"changes": diff})
+            if set(diff) & RETENTION_INPUTS:  # retention follows the corrected facts, and only grows
+                append_outcomes(session, rt, actor, reassess(session, schedule_of(rt), [document]))
             enqueue(session, rt.clock, "search.index", {"document_id": document_id})
-        view = document_view(session, document)
+        view = document_view(session, document, schedule_of(rt))
     rt.work_committed()
     return view
 

@@ -61,3 +61,10 @@ class IntegrityFailure(ArchiveError):
 class SchemaOutOfDate(ArchiveError):
     status = 503
     code = "schema_out_of_date"
+
+
+class Gone(ArchiveError):
+    """The record exists as a tombstone; its content was destroyed by disposition."""
+
+    status = 410
+    code = "gone"

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from archive import idempotency
 from archive.clock import isoformat
 from archive.customers import get_or_create_customer, get_or_create_order
-from archive.errors import InvalidInput, NotFound
+from archive.errors import Gone, InvalidInput, NotFound
 from archive.hashing import Spool
 from archive.metadata import Filing, invalid
 from archive.mime import detect_allowed
@@ -25,6 +25,8 @@ from archive.models import Blob, Document, DocumentType, DocumentVersion, Relati
 from archive.outbox import enqueue
 from archive.runtime import Runtime
 from audit.log import Actor, append
+from retention.holds import catch_new
+from retention.policies import assign_at_filing
 
 MAX_FILENAME = 1000
 RACE_RETRIES = 3
@@ -35,6 +37,15 @@ def file_document(rt: Runtime, spool: Spool, filing: Filing, actor: Actor, filen
     mime_type = _checked_content(spool)
     receipt = _retry_on_race(lambda: _file_once(rt, spool, filing, actor, mime_type, filename, channel,
                                                 idempotency_key))
+    rt.work_committed()
+    return receipt
+
+
+def file_generated(rt: Runtime, spool: Spool, filing: Filing, actor: Actor, mime_type: str,
+                   filename: str) -> dict[str, Any]:
+    """Files content the archive produced itself (disposition certificates): its type is known, not detected."""
+    spool.finish()
+    receipt = _retry_on_race(lambda: _file_once(rt, spool, filing, actor, mime_type, filename, "system", None))
     rt.work_committed()
     return receipt
 
@@ -77,6 +88,8 @@ def _add_version_once(rt: Runtime, document_id: str, spool: Spool, actor: Actor,
         document = session.get(Document, document_id, with_for_update=True)
         if document is None:
             raise NotFound(f"no document {document_id}", code="document_not_found")
+        if document.status == "disposed":
+            raise Gone(f"document {document_id} was disposed; it takes no new versions", code="disposed")
         version = _store_version(session, rt, spool, document, document.current_version + 1, mime_type,
                                  filename, actor, reason)
         document.current_version = version.number
@@ -124,6 +137,8 @@ def _file_new(session: Session, rt: Runtime, spool: Spool, filing: Filing, actor
                         filed_by=actor.name, source_channel=channel, processing_status="queued")
     session.add(document)
     session.flush()
+    assign_at_filing(session, rt, document)
+    catch_new(session, rt, document)
     version = _store_version(session, rt, spool, document, 1, mime_type, filename, actor, None)
     for relation_type, target in filing.relations:
         session.add(Relation(source_id=document.id, target_id=target, type=relation_type, created_at=rt.clock(),
@@ -132,7 +147,9 @@ def _file_new(session: Session, rt: Runtime, spool: Spool, filing: Filing, actor
                {"type": relation_type, "target": target})
     event = append(session, rt.clock, actor, "document.filed", f"document:{document.id}",
                    {**_content_details(version), "doc_type": filing.doc_type, "customer": filing.customer_number,
-                    "order": filing.order_number, "source_channel": channel})
+                    "order": filing.order_number, "source_channel": channel,
+                    "retain_until": document.retain_until.isoformat() if document.retain_until else None,
+                    "retention_class": document.retention_class})
     enqueue(session, rt.clock, "document.process", {"document_id": document.id, "version": 1})
     return receipt_for(document, version, event.seq)
 

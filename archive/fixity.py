@@ -85,7 +85,8 @@ def _open_run(rt: Runtime, actor: Actor, resume: bool) -> FixityRun:
 def _next_blobs(rt: Runtime, after: str, limit: int) -> list[tuple[str, int]]:
     with rt.reading() as session:
         return [tuple(row) for row in session.execute(
-            select(Blob.checksum, Blob.size).where(Blob.checksum > after).order_by(Blob.checksum).limit(limit))]
+            select(Blob.checksum, Blob.size).where(Blob.checksum > after, Blob.destroyed_at.is_(None))
+            .order_by(Blob.checksum).limit(limit))]
 
 
 def _check_blob(rt: Runtime, actor: Actor, checksum: str, size: int, report: FixityReport) -> None:

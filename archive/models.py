@@ -5,7 +5,7 @@ import json
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import (JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text,
+from sqlalchemy import (JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, false,
                         TypeDecorator, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -80,6 +80,7 @@ class Blob(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     storage_key: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime]
+    destroyed_at: Mapped[datetime | None]  # content destroyed by disposition; the row stays for the tombstone
 
 
 class Document(Base):
@@ -98,6 +99,13 @@ class Document(Base):
     source_channel: Mapped[str] = mapped_column(String(32))
     processing_status: Mapped[str] = mapped_column(String(16), default="queued")
     processing_error: Mapped[str | None] = mapped_column(Text)
+    # Retention (retention/policies.py): retain_until only grows; None while its trigger has not happened.
+    retain_until: Mapped[date | None] = mapped_column(Date, index=True)
+    retention_class: Mapped[str | None] = mapped_column(String(64))
+    retention_rule: Mapped[str | None] = mapped_column(Text)
+    held: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
+    disposed_at: Mapped[datetime | None]
     customer: Mapped[Customer] = relationship()
     order: Mapped[Order | None] = relationship()
     versions: Mapped[list[DocumentVersion]] = relationship(
@@ -289,3 +297,6 @@ class Extraction(Base):
     fields: Mapped[dict[str, Any]]
     confidence: Mapped[float | None]
     created_at: Mapped[datetime]
+
+
+from archive import models_retention  # noqa: E402,F401 - registers the retention tables on Base.metadata

@@ -22,7 +22,7 @@ def process_document(rt: Runtime, payload: dict[str, Any]) -> None:
     document_id = payload["document_id"]
     with rt.transaction() as session:
         document = session.get(Document, document_id)
-        if document is None:
+        if document is None or document.status == "disposed":
             return  # disposed or never committed: nothing to do
         document.processing_status = "processing"
         version = document.versions[-1]

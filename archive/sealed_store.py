@@ -10,9 +10,9 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Iterable, Iterator
 
-from archive.blobstore import LocalBlobStore, _fsync_dir, _make_dirs_durable
+from archive.blobstore import LocalBlobStore, _fsync_dir, _make_dirs_durable, in_parallel
 from archive.encryption import KeyUnavailable, MasterKeyring, OpenedBlob, seal_file, sealed_size
 from archive.hashing import Spool
 
@@ -66,6 +66,13 @@ class KeyDirectory:
         _fsync_dir(target.parent)
         return True
 
+    def shred_many(self, checksums: Iterable[str]) -> int:
+        """Overwrites every key, syncs once, then unlinks them: the batch form of `shred`."""
+        targets = [t for t, present in zip(*_overwritten(self.path_for(c) for c in checksums)) if present]
+        os.sync()
+        in_parallel(lambda target: target.unlink(missing_ok=True), targets)
+        return len(targets)
+
     def checksums(self) -> Iterator[str]:
         for path in sorted((self.root / "sha256").glob("*/*/*.key")):
             yield f"sha256:{path.stem}"
@@ -78,6 +85,19 @@ class KeyDirectory:
             handle.flush()
             os.fsync(handle.fileno())
         return Path(name)
+
+
+def _overwritten(paths: Iterable[Path]) -> tuple[list[Path], list[bool]]:
+    """Overwrites each existing key file with random bytes (not synced here); says which ones existed."""
+    def overwrite(target: Path) -> bool:
+        try:
+            with open(target, "r+b") as handle:
+                handle.write(os.urandom(os.fstat(handle.fileno()).st_size))
+            return True
+        except FileNotFoundError:
+            return False
+    paths = list(paths)
+    return paths, in_parallel(overwrite, paths)
 
 
 class SealedBlobStore:
@@ -121,6 +141,12 @@ class SealedBlobStore:
 
     def shred(self, checksum: str) -> bool:
         return self.keys.shred(checksum)
+
+    def destroy_many(self, checksums: Iterable[str]) -> int:
+        """Keys first (the content is unreadable from then on), then the ciphertext; one sync for each step."""
+        checksums = list(checksums)
+        self.keys.shred_many(checksums)
+        return self.inner.destroy_many(checksums)
 
     def checksums(self) -> Iterator[str]:
         return self.inner.checksums()

@@ -40,6 +40,7 @@ class Settings:
     checkpoint_interval_seconds: int = 3600
     fixity_interval_seconds: int = 86400
     fixity_max_mb_per_second: int = 50
+    retention_schedule: str = "eu-default"  # config/retention/<name>.toml, or a path to a .toml file
 
     def __post_init__(self) -> None:
         data_dir = Path(self.data_dir).absolute()

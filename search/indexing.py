@@ -34,20 +34,23 @@ def record_for(session: Session, document: Document) -> IndexRecord:
         title=document.title, filename=version.original_filename, text=extraction.text if extraction else "",
         references=references, document_date=document.document_date, filed_at=document.filed_at,
         amount=_decimal(fields.get("grand_total")), currency=fields.get("currency"), mime_type=version.mime_type,
-        status="active", restricted=False, stamp=stamp_for(document, extraction))
+        status="on_hold" if document.held else "active", restricted=False, stamp=stamp_for(document, extraction))
 
 
 def stamp_for(document: Document, extraction: Extraction | None) -> str:
     """Changes whenever the record would: metadata, current version, or a new extraction."""
     parts = [document.doc_type, document.customer_id, document.order_id, document.title, document.document_date,
              document.external_reference, document.current_version, extraction.created_at if extraction else None]
+    if document.held:  # appended only when held, so stamps of documents never held stay as they were
+        parts.append("on_hold")
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
 
 
 def index_document(rt: Runtime, document_id: str) -> None:
     with rt.reading() as session:
         document = session.get(Document, document_id)
-        record = record_for(session, document) if document is not None else None
+        live = document is not None and document.status != "disposed"
+        record = record_for(session, document) if live else None
     if record is None:
         rt.search.delete([document_id])
     else:
@@ -59,7 +62,8 @@ def index_task(rt: Runtime, payload: dict[str, Any]) -> None:
 
 
 def unindex_task(rt: Runtime, payload: dict[str, Any]) -> None:
-    rt.search.delete([payload["document_id"]])
+    """One document (`document_id`) or a disposition chunk (`document_ids`)."""
+    rt.search.delete(payload["document_ids"] if "document_ids" in payload else [payload["document_id"]])
 
 
 @dataclass
@@ -92,8 +96,8 @@ def reindex(rt: Runtime, resume: bool = False, progress: Callable[[ReindexProgre
 def _record_batches(rt: Runtime, after: str, batch: int) -> Iterator[list[IndexRecord]]:
     while True:
         with rt.reading() as session:
-            documents = session.scalars(select(Document).where(Document.id > after).order_by(Document.id)
-                                        .limit(batch).options(selectinload(Document.versions),
+            documents = session.scalars(select(Document).where(Document.id > after, Document.status != "disposed")
+                                        .order_by(Document.id).limit(batch).options(selectinload(Document.versions),
                                                               selectinload(Document.customer),
                                                               selectinload(Document.order))).all()
             if not documents:
@@ -145,8 +149,8 @@ def _database_stamps(rt: Runtime) -> Iterator[tuple[str, str]]:
     after = ""
     while True:
         with rt.reading() as session:
-            documents = session.scalars(select(Document).where(Document.id > after).order_by(Document.id)
-                                        .limit(BATCH)).all()
+            documents = session.scalars(select(Document).where(Document.id > after, Document.status != "disposed")
+                                        .order_by(Document.id).limit(BATCH)).all()
             if not documents:
                 return
             extractions = {(e.document_id, e.version): e for e in session.scalars(

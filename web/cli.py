@@ -22,6 +22,7 @@ from archive.runtime import Runtime
 from audit.log import Actor
 from audit.queries import verify_and_record
 from config.settings import SettingsError
+from retention.policies import record_schedule, schedule_of
 from web.app import create_app
 
 
@@ -90,6 +91,7 @@ def serve(host: str, port: int) -> None:
     runtime = rt(check_schema=False)
     upgrade(runtime.engine)
     record_configuration(runtime, cli_actor())
+    record_schedule(runtime, cli_actor())
     bootstrap_admin(runtime, cli_actor())
     serve_forever(runtime.settings, host, port)
 
@@ -162,7 +164,7 @@ def show(document_id: str) -> None:
     """Print a document's metadata, versions and relations as JSON."""
     runtime = rt()
     with runtime.transaction() as session:
-        emit(documents.view_document(session, runtime.clock, cli_actor(), document_id))
+        emit(documents.view_document(session, runtime.clock, cli_actor(), document_id, schedule_of(runtime)))
 
 
 @cli.command()
@@ -345,6 +347,11 @@ def fixity_run(restart: bool, rate_mb: float | None, max_blobs: int | None) -> N
         click.echo(f"fixity: {len(report.corrupted)} corrupted, {len(report.missing)} missing, "
                    f"{len(report.orphans_quarantined)} orphans quarantined", err=True)
         sys.exit(1)
+
+
+from web.cli_retention import retention_group  # noqa: E402 - its commands use the helpers above
+
+cli.add_command(retention_group)
 
 
 def main() -> None:

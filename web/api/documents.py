@@ -6,6 +6,8 @@ from flask import Blueprint, Response, request, url_for
 from archive import documents, filing
 from archive.errors import InvalidInput
 from archive.metadata import parse_filing, parse_json_object, parse_patch
+from retention import disposition
+from retention.policies import schedule_of
 from web.auth import requires
 from web.context import actor, runtime
 from web.downloads import content_disposition
@@ -31,7 +33,14 @@ def file_document():
 def show(document_id: str):
     rt = runtime()
     with rt.transaction() as session:
-        return documents.view_document(session, rt.clock, actor(), document_id)
+        return documents.view_document(session, rt.clock, actor(), document_id, schedule_of(rt))
+
+
+@bp.delete("/documents/<document_id>")
+@requires("file")
+def delete(document_id: str):
+    """Always refused and recorded: content goes only through a four-eyes disposition batch after retention."""
+    disposition.refuse_deletion(runtime(), actor(), document_id)
 
 
 @bp.get("/documents/<document_id>/content")
