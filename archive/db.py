@@ -21,6 +21,8 @@ def make_engine(url: str, *, writer: bool = True, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         return _sqlite_engine(url, writer, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)
+    if url.startswith("postgresql"):
+        kwargs.setdefault("connect_args", {"options": "-c timezone=UTC"})  # times come back in UTC
     return create_engine(url, **kwargs)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +20,16 @@ from archive.clock import isoformat
 from archive.errors import Conflict, InvalidInput, NotFound
 from archive.models import AuditCheckpoint, AuditEvent, SigningKey
 from archive.runtime import Runtime
-from audit.chain_scan import scan, stitch
+from audit.chain_scan import scan_links, stitch
 from audit.log import GENESIS_HASH, Actor, append, body_of, canonical_json
 from audit.merkle import MerkleFrontier, MerkleTree, leaf_hash
 from audit.signing import ensure_key, sign, verify
 from audit.timestamps import request_timestamp
 
 STATEMENT_TYPE = "archive-checkpoint/v1"
+TREE_CACHE_SIZE = 2
+_TREES: dict[tuple[str, int], MerkleTree] = {}
+_TREES_LOCK = threading.Lock()
 
 def event_leaf(event_hash_text: str) -> bytes:
     return leaf_hash(event_hash_text.encode("ascii"))
@@ -71,21 +75,33 @@ def _new_leaves(session: Session, after_seq: int, last_hash: str) -> list[bytes]
     head_seq = session.scalar(select(func.max(AuditEvent.seq))) or 0
     if head_seq <= after_seq:
         return []
-    ranges = scan(session.get_bind(), session.connection(), after_seq + 1, head_seq, with_leaves=True)
-    _, _, problem = stitch(ranges, last_hash)
+    scanned = scan_links(session.connection(), after_seq + 1, head_seq)
+    _, _, problem = stitch([scanned], last_hash)
     if problem:
         raise Conflict(f"the audit chain is broken at seq {problem[0]}; no checkpoint is signed over it",
                        code="audit_chain_broken", seq=problem[0])
-    return [leaf for part in ranges for leaf in part.leaves]
+    return scanned.leaves
 
 
 def _hash_at(session: Session, seq: int) -> str | None:
     return session.scalar(select(AuditEvent.hash).where(AuditEvent.seq == seq))
 
 
-def _leaves(session: Session, size: int) -> list[bytes]:
-    hashes = session.scalars(select(AuditEvent.hash).where(AuditEvent.seq <= size).order_by(AuditEvent.seq))
-    return [event_leaf(h) for h in hashes]
+def tree_for(session: Session, size: int) -> MerkleTree:
+    """The tree over the first `size` events. Events never change, so a process keeps the last few it built:
+    proofs against the same checkpoint are then answered in well under a millisecond."""
+    key = (session.get_bind().url.render_as_string(hide_password=True), size)
+    with _TREES_LOCK:
+        tree = _TREES.get(key)
+    if tree is None:
+        rows = session.connection().exec_driver_sql(
+            f"SELECT hash FROM audit_events WHERE seq <= {int(size)} ORDER BY seq").fetchall()
+        tree = MerkleTree([event_leaf(h) for (h,) in rows])
+        with _TREES_LOCK:
+            _TREES[key] = tree
+            while len(_TREES) > TREE_CACHE_SIZE:
+                _TREES.pop(next(iter(_TREES)))
+    return tree
 
 
 def checkpoint_view(checkpoint: AuditCheckpoint) -> dict[str, Any]:
@@ -117,7 +133,7 @@ def inclusion(session: Session, seq: int, checkpoint_id: int | None = None) -> d
     if checkpoint.tree_size < seq:
         raise Conflict(f"checkpoint {checkpoint.id} covers only {checkpoint.tree_size} events",
                        code="not_yet_checkpointed")
-    proof = MerkleTree(_leaves(session, checkpoint.tree_size)).inclusion_proof(seq - 1)
+    proof = tree_for(session, checkpoint.tree_size).inclusion_proof(seq - 1)
     return {"seq": seq, "leaf_index": seq - 1, "event": body_of(event), "event_hash": event.hash,
             "leaf_hash": event_leaf(event.hash).hex(), "tree_size": checkpoint.tree_size,
             "proof": [p.hex() for p in proof], "checkpoint": checkpoint_view(checkpoint)}
@@ -128,7 +144,7 @@ def consistency(session: Session, from_id: int, to_id: int) -> dict[str, Any]:
     if old.tree_size > new.tree_size:
         raise InvalidInput("`from` must be a checkpoint no larger than `to`", code="invalid_parameter",
                            field="from")
-    proof = MerkleTree(_leaves(session, new.tree_size)).consistency_proof(old.tree_size)
+    proof = tree_for(session, new.tree_size).consistency_proof(old.tree_size)
     return {"from": checkpoint_view(old), "to": checkpoint_view(new), "proof": [p.hex() for p in proof]}
 
 

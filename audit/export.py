@@ -27,7 +27,6 @@ from archive.models import AuditEvent, Document, Order
 from archive.runtime import Runtime
 from audit import checkpoints, signing
 from audit.log import Actor, append, body_of, canonical_json
-from audit.merkle import MerkleTree
 from audit.package_signature import sign_zip_file
 
 VERIFIER_SOURCE = Path(__file__).with_name("package_verifier.py")
@@ -140,8 +139,7 @@ def _add_audit(session, bag: _Bag, documents: list[Document], checkpoint) -> int
     events = [] if not subjects else session.scalars(
         select(AuditEvent).where(AuditEvent.subject.in_(subjects), AuditEvent.seq <= checkpoint.tree_size)
         .order_by(AuditEvent.seq)).all()
-    tree = MerkleTree([checkpoints.event_leaf(h) for h in session.scalars(
-        select(AuditEvent.hash).where(AuditEvent.seq <= checkpoint.tree_size).order_by(AuditEvent.seq))])
+    tree = checkpoints.tree_for(session, checkpoint.tree_size)
     lines = [json.dumps({"event": body_of(e), "hash": e.hash}, ensure_ascii=False) for e in events]
     proofs = {str(e.seq): [p.hex() for p in tree.inclusion_proof(e.seq - 1)] for e in events}
     bag.add("data/audit/events.jsonl", ("\n".join(lines) + "\n").encode())
