@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import exists, false, insert, literal, select, update
+from sqlalchemy import exists, false, func, insert, literal, select, update
 from sqlalchemy.orm import Session, aliased
 
 from archive.clock import isoformat
@@ -86,8 +86,10 @@ def _add_items(session: Session, rt: Runtime, batch_id: str, body: dict[str, Any
         if not isinstance(limit, int) or limit < 1:
             raise InvalidInput("limit: a positive integer", code="invalid_parameter", field="limit")
         chosen = due.limit(min(limit, PROPOSE_MAX)).subquery()
-        return session.execute(insert(DispositionItem).from_select(  # in the database: constant memory
-            ["batch_id", "document_id"], select(literal(batch_id), chosen.c.id))).rowcount
+        session.execute(insert(DispositionItem).from_select(  # in the database: constant memory
+            ["batch_id", "document_id"], select(literal(batch_id), chosen.c.id)))
+        return session.scalar(select(func.count()).select_from(DispositionItem)
+                              .where(DispositionItem.batch_id == batch_id))
     if isinstance(requested, list) and requested and all(isinstance(i, str) for i in requested):
         ids = list(dict.fromkeys(requested))
         eligible = set(session.scalars(due.where(Document.id.in_(ids))))

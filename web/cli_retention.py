@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import date
 
 import click
+from flask.cli import AppGroup
 
 
 def _tools():
@@ -15,7 +16,7 @@ def _tools():
     return rt(), cli_actor(), emit
 
 
-@click.group("retention")
+@click.group("retention", cls=AppGroup)
 def retention_group() -> None:
     """Retention schedule, trigger events, recomputation and documents due for disposition."""
 

@@ -165,3 +165,32 @@ def test_the_database_itself_refuses_to_shorten(archive):
     with pytest.raises(DBAPIError, match="only grows"):
         with archive.runtime.transaction() as session:
             session.execute(update(Document).where(Document.id == filed["id"]).values(retain_until=None))
+
+
+def test_the_cli_records_events_recomputes_and_lists_what_is_due(cli, client, auth):
+    from tests.fixtures.samples import metadata, pdf_bytes, upload
+    filed = upload(client, auth, pdf_bytes("oc"), metadata(doc_type="order_confirmation")).json
+    closed = cli("retention", "event", "closed", "--order", "C-1042/PO-4711", "--date", "2025-01-05")
+    assert closed.exit_code == 0, closed.output
+    assert json.loads(closed.stdout)["recomputed"] == 1
+    again = cli("retention", "event", "closed", "--order", "C-1042/PO-4711")
+    assert again.exit_code == 1 and "order_closed" in again.stderr
+    shown = json.loads(cli("show", filed["id"]).stdout)
+    assert shown["retention"]["retain_until"] == "2035-12-31"
+    schedule = json.loads(cli("retention", "schedule").stdout)
+    assert schedule["name"] == "eu-default" and schedule["recorded_now"] is True
+    assert json.loads(cli("retention", "recompute").stdout)["refused"] == 0
+    assert json.loads(cli("retention", "due").stdout)["items"] == []
+
+
+def test_a_correction_that_would_shorten_retention_is_refused(archive):
+    filed = archive.file("inv", document_date="2024-03-01")
+    corrected = archive.call("patch", f"/documents/{filed['id']}", "sam", json={"document_date": "2020-01-01"})
+    assert corrected.status_code == 200 and corrected.json["document_date"] == "2020-01-01"
+    assert corrected.json["retention"]["retain_until"] == "2034-12-31"
+    later = archive.call("patch", f"/documents/{filed['id']}", "sam", json={"document_date": "2026-01-01"})
+    assert later.json["retention"]["retain_until"] == "2036-12-31"
+    with archive.runtime.reading() as session:
+        actions = session.scalars(select(AuditEvent.action).where(AuditEvent.subject == f"document:{filed['id']}")
+                                  .where(AuditEvent.action.like("retention.%")).order_by(AuditEvent.seq)).all()
+    assert actions == ["retention.shortening_refused", "retention.recomputed"]
