@@ -10,22 +10,27 @@ Figures (each the median of --runs runs, printed beside its target):
 1. fixity: ~--fixity-mb of random content filed as real documents (archive.filing.file_document, as 5 MB PDFs), then
    `run_fixity` (must come back clean) against `find <blob dir> -type f | xargs sha256sum` over the same stored files.
    Both run once untimed first, to warm the page cache. With encryption on (AES-GCM sealed blobs: fixity decrypts,
-   then hashes, while sha256sum hashes the sealed files) and off. The database is SQLite.
+   then hashes, while sha256sum hashes the sealed files) and off. The database is SQLite. Beside them, informational:
+   `openssl dgst -sha256` over the same files (coreutils' sha256sum does not use the CPU's SHA extensions; OpenSSL,
+   like Python's hashlib, does).
 2. appends: `audit.log.append`, one event per transaction, from 1 writer, 4 threads and 4 processes; then batched,
-   --batch events per transaction from 1 writer. SQLite and PostgreSQL.
+   --batch events per transaction from 1 writer; for comparison `audit.log.append_many` (the bulk append) with the
+   same batch, and a bare one-row INSERT + COMMIT per transaction (the durable-commit floor). SQLite and PostgreSQL;
+   verify_chain must pass over everything the runs appended.
 3. chain: a log of --events events, `audit.verify.verify_chain` over it in `rt.reading()`.
 4. checkpoint: the first `create_checkpoint` over that log (a full build; each run on a fresh copy of the log), then
    1,000 more events appended and the incremental checkpoint timed.
 5. proof: `audit.checkpoints.inclusion` for one event, then `audit.merkle.verify_inclusion` averaged over 10,000 calls.
 
-The chain section builds its log with a bulk loader that computes every event with audit.log's own encoding
-(`event_body`, `event_hash`) and inserts the rows with one multi-row INSERT per 10,000: the same bytes `append` would
-write, at a fraction of the cost (the real `append` is what section 2 measures). `verify_chain` over the loaded log
-must come back ok, which is the proof that it is a well-formed chain. `--build-with-append` builds it with the real,
-batched `append` instead (much slower).
+The chain section builds its log with the archive's own bulk append, `audit.log.append_many`, 10,000 events per
+call (falling back to `append` where that does not exist); `--build-with-append` uses the one-event `append`, 1,000 per
+transaction, instead (much slower). `verify_chain` over the log must come back ok.
 
 The machine may be shared: the "other CPU" column is the average number of cores busy with work other than this
-process and its children while a figure was measured (for PostgreSQL rows that includes the server's own work).
+process and its children while a figure was measured (for PostgreSQL rows that includes the server's own work),
+"own CPU" the same for this benchmark, and "own CPU per" its CPU time per unit of work, which depends far less on
+other load than wall-clock figures do. `--quiet-wait S` waits up to S seconds before each figure for the machine to
+go quiet. The code under test is fingerprinted at the start and the end; a warning says when it changed mid-run.
 This prints figures and asserts nothing about timing. It exits non-zero only when a result is wrong (fixity not
 clean, a chain that does not verify, a proof that does not check).
 
@@ -52,8 +57,8 @@ import tempfile
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlparse
@@ -61,7 +66,7 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import String, Text, create_engine, insert, select, text, update  # noqa: E402
+from sqlalchemy import create_engine, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from archive.db import make_engine, upgrade  # noqa: E402
@@ -69,10 +74,11 @@ from archive.filing import file_document  # noqa: E402
 from archive.fixity import run_fixity  # noqa: E402
 from archive.hashing import spool_stream  # noqa: E402
 from archive.metadata import parse_filing  # noqa: E402
-from archive.models import AuditEvent, AuditHead  # noqa: E402
+from archive.models import AuditHead  # noqa: E402
 from archive.runtime import Runtime  # noqa: E402
 from audit.checkpoints import create_checkpoint, inclusion  # noqa: E402
-from audit.log import Actor, append, canonical_json, event_body, event_hash  # noqa: E402
+import audit.log as audit_log  # noqa: E402
+from audit.log import Actor, append  # noqa: E402
 from audit.merkle import verify_inclusion  # noqa: E402
 from audit.verify import verify_chain  # noqa: E402
 from config.backends import build_runtime  # noqa: E402
@@ -104,12 +110,24 @@ class Figure:
     target: float | None = None
     higher_is_better: bool = True
     watch: CpuWatch | None = None
+    per: tuple[float, str] | None = None  # units of work in one run, and their name: for CPU time per unit
     note: str = ""
     digits: int = 0
 
     @property
     def value(self) -> float:
         return statistics.median(self.runs)
+
+    @property
+    def cpu_per_unit(self) -> str:
+        """This benchmark's CPU time (process and children) per unit of work, over all runs."""
+        if self.watch is None or self.per is None or not self.per[0]:
+            return ""
+        seconds = self.watch.own / (self.per[0] * len(self.runs))
+        for scale, name in ((1.0, "s"), (1e3, "ms"), (1e6, "µs")):
+            if seconds * scale >= 1 or name == "µs":
+                return f"{seconds * scale:.3g} {name}/{self.per[1]}"
+        return ""
 
     @property
     def met(self) -> bool | None:
@@ -147,13 +165,13 @@ def status(figure: Figure) -> str:
 
 
 def print_table(results: Results) -> None:
-    headers = ["section", "figure", "median", "unit", "runs", "target", "", "own CPU", "other CPU"]
+    headers = ["section", "figure", "median", "unit", "runs", "target", "", "own CPU", "other CPU", "own CPU per"]
     rows = [[f.section, f.label, fmt(f.value, f.digits), f.unit,
              "/".join(fmt(r, f.digits) for r in f.runs), target_text(f), status(f),
              "" if f.watch is None else f"{f.watch.own_cores:.2f}",
-             "" if f.watch is None else f"{f.watch.cores:.2f}"] for f in results.figures]
+             "" if f.watch is None else f"{f.watch.cores:.2f}", f.cpu_per_unit] for f in results.figures]
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    right = {2, 4, 7, 8}
+    right = {2, 4, 7, 8, 9}
     line = lambda cells: "  ".join(c.rjust(w) if i in right else c.ljust(w)  # noqa: E731
                                    for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
     print()
@@ -163,7 +181,8 @@ def print_table(results: Results) -> None:
         print(line(row))
     print("  own CPU / other CPU: average cores busy, while the figure's runs were timed, with this benchmark's work "
           "(its process and children;\n  not the PostgreSQL server) and with everything else (other processes on the "
-          "machine, and the PostgreSQL server)")
+          "machine, and the PostgreSQL server);\n  own CPU per: this benchmark's CPU time per unit of work, which "
+          "depends far less on the machine being shared than the wall-clock figures do")
     for figure in results.figures:
         if figure.note:
             print(f"  * {figure.section}, {figure.label}: {figure.note}")
@@ -230,24 +249,49 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - t0, result
 
 
+@contextmanager
+def single_process():
+    """cProfile sees only the calling process: where the archive splits a scan over worker processes
+    (audit.chain_scan.PARALLEL_FROM), raise that threshold so the profiled run does the same work in-process."""
+    try:
+        import audit.chain_scan as chain_scan
+    except ImportError:
+        yield False
+        return
+    if not hasattr(chain_scan, "PARALLEL_FROM"):
+        yield False
+        return
+    saved = chain_scan.PARALLEL_FROM
+    chain_scan.PARALLEL_FROM = 1 << 62
+    try:
+        yield True
+    finally:
+        chain_scan.PARALLEL_FROM = saved
+
+
 def profile(results: Results, label: str, fn: Callable[[], Any], top: int = 14) -> None:
-    """One extra run under cProfile: the functions with the most own time, and this project's by cumulative time."""
+    """One extra run under cProfile: the functions with the most own time, everything by cumulative time, and
+    this project's functions by cumulative time."""
     profiler = cProfile.Profile()
-    t0 = time.perf_counter()
-    profiler.runcall(fn)
-    wall = time.perf_counter() - t0
+    with single_process() as patched:
+        t0 = time.perf_counter()
+        profiler.runcall(fn)
+        wall = time.perf_counter() - t0
     stats = pstats.Stats(profiler)
     total = stats.total_tt or 1e-9
     entries = [(key, value) for key, value in stats.stats.items()]  # type: ignore[attr-defined]
     out = io.StringIO()
-    out.write(f"{label}: {wall:.2f} s wall under cProfile, {total:.2f} s profiled\n")
-    out.write(f"  by own time:      {'tottime':>8} {'%':>5} {'cumtime':>8} {'calls':>10}  function\n")
-    for (file, line, name), (_cc, calls, tt, ct, _callers) in sorted(entries, key=lambda e: -e[1][2])[:top]:
-        out.write(f"  {'':16}  {tt:8.3f} {100 * tt / total:5.1f} {ct:8.3f} {calls:10,}  {where(file, line, name)}\n")
-    out.write(f"  project code by cumulative time:\n")
-    ours = [e for e in entries if is_project(e[0][0])]
-    for (file, line, name), (_cc, calls, tt, ct, _callers) in sorted(ours, key=lambda e: -e[1][3])[:top]:
-        out.write(f"  {'':16}  {tt:8.3f} {100 * ct / total:5.1f} {ct:8.3f} {calls:10,}  {where(file, line, name)}\n")
+    out.write(f"{label}: {wall:.2f} s wall under cProfile, {total:.2f} s profiled"
+              + (" (in one process: audit.chain_scan.PARALLEL_FROM raised for the profile)" if patched else "")
+              + "\n")
+    header = f"{'tottime':>8} {'%':>5} {'cumtime':>8} {'%':>5} {'calls':>10}  function"
+    listings = [("by own time", entries, 2), ("by cumulative time", entries, 3),
+                ("project code by cumulative time", [e for e in entries if is_project(e[0][0])], 3)]
+    for title, chosen, column in listings:
+        out.write(f"  {title}:\n    {header}\n")
+        for (file, line, name), (_cc, calls, tt, ct, _callers) in sorted(chosen, key=lambda e: -e[1][column])[:top]:
+            out.write(f"    {tt:8.3f} {100 * tt / total:5.1f} {ct:8.3f} {100 * ct / total:5.1f} {calls:10,}  "
+                      f"{where(file, line, name)}\n")
     results.profiles.append((label, out.getvalue()))
     print(f"  (profiled {label})", flush=True)
 
@@ -411,7 +455,7 @@ def bench_fixity(args: argparse.Namespace, results: Results, work: Path, dbs: Da
             blob_dir = Path(urlparse(rt.settings.blob_url).path) / "sha256"
             stored = tree_bytes(blob_dir)
             results.add(Figure(section, f"filing {count} x {args.file_mb:g} MB (1 run)", "MB/s",
-                               [plain / MB / filing_s], watch=watch, digits=1,
+                               [plain / MB / filing_s], watch=watch, per=(plain / GB, "GB"), digits=1,
                                note="file_document end to end (spool, type check, seal, fsyncs, rows), "
                                     "informational"))
             checked_fixity(rt, count)          # warm the page cache (and the code paths)
@@ -430,15 +474,18 @@ def bench_fixity(args: argparse.Namespace, results: Results, work: Path, dbs: Da
                     rates[i].append(stored / GB / seconds)
             sealed = " (sealed)" if encryption == "on" else ""
             fixity = results.add(Figure(section, "run_fixity", "GB/s", rates[0], watch=watches[0], digits=3,
+                                        per=(plain / GB, "GB"),
                                         note=f"{plain / GB:.2f} GB of content in {count} blobs"
                                         + (", each decrypted, then hashed" if encryption == "on" else "")))
             results.add(Figure(section, floors[0][0], "GB/s", rates[1], watch=watches[1], digits=3,
+                               per=(stored / GB, "GB"),
                                note=f"the same {stored / GB:.2f} GB of stored files{sealed}"))
             ratio = results.add(Figure(section, "ratio run_fixity / sha256sum", "x",
                                        [f / s for f, s in zip(rates[0], rates[1])], target=0.9, digits=2,
                                        note="per run, fixity against the sha256sum run that followed it"))
             if len(floors) > 1:
                 results.add(Figure(section, floors[1][0], "GB/s", rates[2], watch=watches[2], digits=3,
+                                   per=(stored / GB, "GB"),
                                    note="informational: OpenSSL's SHA-256 (SHA-NI), the fast floor"))
                 results.add(Figure(section, "ratio run_fixity / openssl", "x",
                                    [f / s for f, s in zip(rates[0], rates[2])], digits=2, note="informational"))
@@ -558,18 +605,31 @@ def bench_appends(args: argparse.Namespace, results: Results, work: Path, dbs: D
             (f"batched {args.batch}/txn, 1 writer", args.batched,
              lambda: timed(lambda: append_batched(rt, args.batched, args.batch))[0]),
         ]
+        if hasattr(audit_log, "append_many"):
+            cases.append((f"append_many, {args.batch}/txn, 1 writer", args.batched,
+                          lambda: timed(lambda: bulk_load(rt, args.batched, args.batch, args.batch))[0]))
         for label, count, run in cases:
             wait_for_quiet(args.quiet_wait)
             watch, rates = CpuWatch(), []
             for _ in range(args.runs):
                 with watch:
                     rates.append(count / run())
-            target = 20000.0 if label.startswith("batched") else one_target
+            batched = not label.startswith("one per txn")
+            target = 20000.0 if batched else one_target
+            if label.startswith("append_many"):
+                note = ("the archive's bulk append (audit.log.append_many: one multi-row INSERT per call), "
+                        "for comparison with append() batched")
+            elif "processes" in label:
+                note = "own CPU includes starting the writer interpreters (so no CPU per event)"
+            else:
+                note = "" if target else "no target on SQLite (the 2,000/s target is PostgreSQL's)"
             figure = results.add(Figure(section, label, "events/s", rates, target=target, watch=watch,
-                                        note="" if target or label.startswith("batched")
-                                        else "no target on SQLite (the 2,000/s target is PostgreSQL's)"))
+                                        per=None if "processes" in label else (count, "event"), note=note))
             if args.profile and (figure.met is False or args.profile_all):
-                if label.startswith("batched"):
+                if label.startswith("append_many"):
+                    profile(results, f"append_many, {args.batch}/txn, {kind}, {args.batched} events",
+                            lambda: bulk_load(rt, args.batched, args.batch, args.batch))
+                elif label.startswith("batched"):
                     profile(results, f"append, batched {args.batch}/txn, {kind}, {args.batched} events",
                             lambda: append_batched(rt, args.batched, args.batch))
                 elif "1 writer" in label:
@@ -581,6 +641,7 @@ def bench_appends(args: argparse.Namespace, results: Results, work: Path, dbs: D
             with watch:
                 rates.append(n / timed(lambda: commit_floor(rt, n))[0])
         results.add(Figure(section, "floor: 1-row INSERT + COMMIT per txn", "txn/s", rates, watch=watch,
+                           per=(n, "txn"),
                            note="informational: a bare insert per transaction on the same engine, no audit "
                                 "logic; the durable-commit ceiling for one writer"))
         with rt.reading() as session:
@@ -600,34 +661,24 @@ def bench_appends(args: argparse.Namespace, results: Results, work: Path, dbs: D
 # 3-5. Chain verification, checkpoints, inclusion proofs
 
 
-def bulk_load(rt: Runtime, count: int, chunk: int = 10_000, commit_every: int = 100_000) -> None:
-    """Appends `count` events exactly as audit.log.append would encode them, many rows per INSERT."""
-    table, head_table = AuditEvent.__table__, AuditHead.__table__
-    # The details column holds either JSON (a dict goes in) or its canonical text, depending on the schema version.
-    details_as_text = isinstance(table.c.details.type, (Text, String))
-    t = datetime.now(timezone.utc).replace(microsecond=0)
-    step = timedelta(microseconds=37)
+def bulk_load(rt: Runtime, count: int, chunk: int = 10_000, commit_every: int = 100_000) -> str:
+    """Appends `count` events with the archive's own bulk append (audit.log.append_many), `chunk` per call;
+    without it, with `append`, `commit_every` per transaction. Returns how."""
+    many = getattr(audit_log, "append_many", None)
     done = 0
     while done < count:
-        with rt.engine.begin() as conn:
-            seq, prev = conn.execute(select(head_table.c.seq, head_table.c.hash).where(head_table.c.id == 1)
-                                     .with_for_update()).one()
+        with rt.transaction() as session:
             target = min(count, done + commit_every)
             while done < target:
-                rows = []
-                for _ in range(min(chunk, target - done)):
-                    seq += 1
-                    t += step
-                    details = {"i": seq}
-                    h = event_hash(event_body(seq, t, ACTOR.name, ACTION, "x", "success", None, None, details, prev))
-                    rows.append({"seq": seq, "time": t, "actor": ACTOR.name, "action": ACTION, "subject": "x",
-                                 "outcome": "success", "ip": None, "user_agent": None,
-                                 "details": canonical_json(details).decode() if details_as_text else details,
-                                 "prev_hash": prev, "hash": h})
-                    prev = h
-                conn.execute(insert(table), rows)
-                done += len(rows)
-            conn.execute(update(head_table).where(head_table.c.id == 1).values(seq=seq, hash=prev))
+                n = min(chunk, target - done)
+                if many is not None:
+                    many(session, rt.clock, ACTOR, ((ACTION, "x", {"i": done + i}) for i in range(n)))
+                else:
+                    for i in range(n):
+                        append(session, rt.clock, ACTOR, ACTION, "x", {"i": done + i})
+                done += n
+    return (f"audit.log.append_many, {chunk:,} per call" if many is not None
+            else f"audit.log.append, {commit_every:,} per txn") + f", {commit_every:,} per txn; informational"
 
 
 def checked_verify(rt: Runtime, expected: int) -> Any:
@@ -677,11 +728,11 @@ def bench_chain(args: argparse.Namespace, results: Results, work: Path, dbs: Dat
         with watch:
             if args.build_with_append:
                 seconds, _ = timed(lambda: append_batched(rt, n, args.batch))
-                how = f"audit.log.append, {args.batch}/txn"
+                how = f"audit.log.append, {args.batch}/txn; informational"
             else:
-                seconds, _ = timed(lambda: bulk_load(rt, n))
-                how = "bulk loader (audit.log's event_body/event_hash, multi-row INSERTs), informational"
+                seconds, how = timed(lambda: bulk_load(rt, n))
         results.add(Figure(section, f"build {n:,}-event log (1 run)", "events/s", [n / seconds], watch=watch,
+                           per=(n, "event"),
                            note=how))
 
         wait_for_quiet(args.quiet_wait)
@@ -691,6 +742,7 @@ def bench_chain(args: argparse.Namespace, results: Results, work: Path, dbs: Dat
                 seconds, _ = timed(lambda: checked_verify(rt, n))
             rates.append(n / seconds)
         figure = results.add(Figure(section, f"verify_chain over {n:,}", "events/s", rates, target=200_000.0,
+                                    per=(n, "event"),
                                     watch=watch))
         if args.profile and (figure.met is False or args.profile_all):
             profile(results, f"verify_chain, {kind}, {n:,} events", lambda: checked_verify(rt, n))
@@ -706,12 +758,14 @@ def bench_chain(args: argparse.Namespace, results: Results, work: Path, dbs: Dat
             crt = runtime_for(url, run_dir)
             wait_for_quiet(args.quiet_wait)
             try:
+                first_size = head_seq(crt)
                 with full_watch:
-                    seconds, _ = timed(lambda: checked_checkpoint(crt, n))
+                    seconds, _ = timed(lambda: checked_checkpoint(crt, first_size))
                 full.append(seconds)
-                append_batched(crt, extra, extra)  # the checkpoint appended one event of its own
+                append_batched(crt, extra, extra)
+                size = head_seq(crt)  # the first checkpoint also appended its own event(s)
                 with inc_watch:
-                    seconds, _ = timed(lambda: checked_checkpoint(crt, n + 1 + extra))
+                    seconds, _ = timed(lambda: checked_checkpoint(crt, size))
                 incremental.append(seconds)
                 seq = n // 2 + run
                 with crt.reading() as session, proof_watch:
@@ -728,17 +782,20 @@ def bench_chain(args: argparse.Namespace, results: Results, work: Path, dbs: Dat
                 profile_full = dbs.copy(kind, base)
                 copies.append(profile_full)
         full_figure = results.add(Figure(section, f"first checkpoint over {n:,}", "s", full, target=5.0,
+                                         per=(n, "event"),
                                          higher_is_better=False, watch=full_watch, digits=2,
                                          note="full build, each run on a fresh copy of the log"))
-        results.add(Figure(section, f"incremental checkpoint (+{extra + 1:,} events)", "s", incremental,
+        results.add(Figure(section, f"incremental checkpoint (+{size - n:,} events)", "s", incremental,
+                           per=(1, "run"),
                            higher_is_better=False, watch=inc_watch, digits=3,
-                           note=f"{extra:,} appended with append() in one txn, plus the first checkpoint's event"))
-        results.add(Figure(section, f"inclusion() for one event, tree of {n + 1 + extra:,}", "s", proof_gen,
+                           note=f"{extra:,} appended with append() in one txn, plus the first checkpoint's own"))
+        results.add(Figure(section, f"inclusion() for one event, tree of {size:,}", "s", proof_gen,
+                           per=(1, "call"),
                            higher_is_better=False, watch=proof_watch, digits=3,
                            note="informational: audit.checkpoints.inclusion, the server side of a proof"))
         proof_figure = results.add(Figure(section, f"verify_inclusion (avg of {args.verifications:,} calls)", "µs",
                                           verify_us, target=100.0, higher_is_better=False, watch=verify_watch,
-                                          digits=1,
+                                          per=(args.verifications, "call"), digits=1,
                                           note=f"proof of {len(arguments[3])} hashes"))
         if args.profile and profile_full is not None and (full_figure.met is False or args.profile_all):
             crt = runtime_for(profile_full, temp_dir(work, f"chain-prof-{kind}-"))
@@ -772,8 +829,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=3, help="runs per figure; the median is reported")
     parser.add_argument("--fixity-mb", type=float, help="total content filed for fixity (default 1000)")
     parser.add_argument("--file-mb", type=float, default=5.0, help="size of each filed document (default 5)")
-    parser.add_argument("--appends", type=int, help="events per one-at-a-time run (default 2000)")
-    parser.add_argument("--batched", type=int, help="events per batched run (default 20000)")
+    parser.add_argument("--appends", type=int, help="events per one-at-a-time run (default 1000)")
+    parser.add_argument("--batched", type=int, help="events per batched run (default 10000)")
     parser.add_argument("--batch", type=int, default=1000, help="events per transaction when batched")
     parser.add_argument("--events", type=int, help="size of the log for the chain section (default 1,000,000)")
     parser.add_argument("--verifications", type=int, default=10_000, help="verify_inclusion calls per run")
@@ -788,7 +845,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--work-dir", type=Path, default=None, help="where temp data goes (default: system temp)")
     args = parser.parse_args(argv)
     defaults = ({"fixity_mb": 100.0, "appends": 300, "batched": 5000, "events": 100_000} if args.quick else
-                {"fixity_mb": 1000.0, "appends": 2000, "batched": 20_000, "events": 1_000_000})
+                {"fixity_mb": 1000.0, "appends": 1000, "batched": 10_000, "events": 1_000_000})
     for name, value in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
@@ -801,21 +858,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+CODE_DIRS = ("archive", "audit", "config", "migrations")
+
+
+def code_digest() -> str:
+    """A digest of the Python code under test, as it is on disk now."""
+    digest = hashlib.sha256()
+    for directory in CODE_DIRS:
+        for path in sorted((ROOT / directory).rglob("*.py")):
+            digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
+
+
 def code_state() -> str:
     """The commit and any uncommitted changes to the code under test, to tell which code a table measured."""
     def git(*cmd: str) -> str:
         try:
             return subprocess.run(["git", "-C", str(ROOT), *cmd], capture_output=True, text=True,
-                                  timeout=30).stdout.strip()
+                                  timeout=30).stdout.rstrip("\n")
         except (OSError, subprocess.SubprocessError):
             return ""
     head = git("rev-parse", "--short", "HEAD") or "unknown"
-    changed = [line[3:] for line in git("status", "--porcelain", "--", "archive", "audit", "config",
-                                        "migrations").splitlines()]
-    if not changed:
-        return f"commit {head}, no uncommitted changes to archive/ audit/ config/ migrations/"
-    digest = hashlib.sha256(b"".join((ROOT / p).read_bytes() for p in sorted(changed) if (ROOT / p).is_file()))
-    return f"commit {head} plus uncommitted changes to {', '.join(sorted(changed))} (digest {digest.hexdigest()[:12]})"
+    changed = sorted(line[3:] for line in git("status", "--porcelain", "--", *CODE_DIRS).splitlines())
+    dirty = f"uncommitted changes to {', '.join(changed)}" if changed else "no uncommitted changes"
+    return f"commit {head}, {dirty} in {'/ '.join(CODE_DIRS)}/; code digest {code_digest()}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -832,6 +898,7 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()
     print(f"bench/integrity.py: {os.cpu_count()} cores, load average {load[0]:.2f} at start; work dir {work}")
     print(f"code under test: {code_state()}", flush=True)
+    digest = code_digest()
     try:
         if "fixity" in args.only:
             bench_fixity(args, results, work, dbs)
@@ -843,11 +910,17 @@ def main(argv: list[str] | None = None) -> int:
                 bench_chain(args, results, work, dbs, kind)
     except BenchError as exc:
         print(f"\nFAILED: {exc}", file=sys.stderr)
+        if code_digest() != digest:
+            print(f"(the code under test changed on disk during the run: digest {digest} -> {code_digest()}; "
+                  "processes started after the change ran the new code)", file=sys.stderr)
         return 1
     finally:
         dbs.drop_all()
         shutil.rmtree(work, ignore_errors=True)
     print_table(results)
+    if code_digest() != digest:
+        print(f"\nWARNING: the code under test changed on disk during the run (digest {digest} -> {code_digest()}): "
+              "this process kept the code it imported, processes started later loaded the new code")
     print(f"\ntotal {time.perf_counter() - started:.0f} s; load average {os.getloadavg()[0]:.2f} at the end; "
           f"median of {args.runs} runs per figure")
     for label, text_ in results.profiles:
