@@ -6,12 +6,12 @@ import json
 from datetime import date
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 
 from archive.models import AuditEvent, Document
 from retention.policies import record_schedule, recompute_all
-from retention.schedule import ScheduleError, add_period, compute, load_schedule, parse_schedule
+from retention.schedule import SCHEDULE_DIR, ScheduleError, add_period, compute, load_schedule, parse_schedule
 from audit.log import Actor
 from tests.integration.retention_support import archive, archive_factory  # noqa: F401 - fixtures
 
@@ -20,7 +20,6 @@ SYSTEM = Actor.system("test")
 
 @pytest.mark.parametrize("name", ["fr", "de", "eu-default"])
 def test_the_shipped_schedules_load_and_cover_every_document_type(name):
-    from migrations.versions import __name__ as _  # noqa: F401 - the package exists
     schedule = load_schedule(name)
     types = ["customer_order", "purchase_order", "order_confirmation", "contract", "delivery_note",
              "shipping_document", "invoice", "credit_note", "payment_advice", "closing_report", "customer_review",
@@ -113,9 +112,8 @@ def test_the_schedule_in_force_is_recorded_when_it_changes(archive_factory, tmp_
     rt = archive.runtime
     assert record_schedule(rt, SYSTEM) is True and record_schedule(rt, SYSTEM) is False
     custom = tmp_path / "custom.toml"
-    custom.write_text((load_schedule("fr") and open(
-        __import__("retention.schedule", fromlist=["x"]).SCHEDULE_DIR / "fr.toml").read())
-        .replace("period = { years = 10 }", "period = { years = 11 }"))
+    custom.write_text((SCHEDULE_DIR / "fr.toml").read_text().replace("period = { years = 10 }",
+                                                                    "period = { years = 11 }"))
     object.__setattr__(rt.settings, "retention_schedule", str(custom))
     assert record_schedule(rt, SYSTEM) is True
     with rt.reading() as session:
@@ -141,7 +139,6 @@ def test_shortening_is_refused_and_audited(archive_factory, tmp_path):
     rt = archive.runtime
     filed = archive.file("inv", document_date="2024-03-01")
     custom = tmp_path / "short.toml"
-    from retention.schedule import SCHEDULE_DIR
     custom.write_text((SCHEDULE_DIR / "fr.toml").read_text().replace("period = { years = 10 }",
                                                                     "period = { years = 3 }"))
     object.__setattr__(rt.settings, "retention_schedule", str(custom))
