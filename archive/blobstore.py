@@ -58,6 +58,7 @@ class LocalBlobStore:
     def put(self, spool: Spool) -> str:
         spool.finish()
         try:
+            spool.sync()
             return self.store_file(spool.checksum, spool.path, spool.size)
         finally:
             spool.discard()

@@ -1,6 +1,7 @@
 """The metadata database seam: an SQLAlchemy URL, SQLite (WAL) by default, PostgreSQL at scale."""
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -16,17 +17,24 @@ from archive.errors import SchemaOutOfDate
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
-def make_engine(url: str, *, writer: bool = True, **kwargs: Any) -> Engine:
-    """`writer=False` gives SQLite read transactions that take no write lock (WAL readers see a snapshot)."""
+_WRITE_LOCKS: dict[str, threading.RLock] = {}
+
+
+def make_engine(url: str, *, writer: bool = True, durable: bool = True, **kwargs: Any) -> Engine:
+    """`writer=False` gives SQLite read transactions that take no write lock (WAL readers see a snapshot).
+
+    `durable=False` (SQLite) commits with synchronous=NORMAL: for derived, re-doable work only (the outbox
+    worker); in WAL mode that survives a crash of the process, though not always a power cut.
+    """
     if url.startswith("sqlite"):
-        return _sqlite_engine(url, writer, **kwargs)
+        return _sqlite_engine(url, writer, durable, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)
     if url.startswith("postgresql"):
         kwargs.setdefault("connect_args", {"options": "-c timezone=UTC"})  # times come back in UTC
     return create_engine(url, **kwargs)
 
 
-def _sqlite_engine(url: str, writer: bool, **kwargs: Any) -> Engine:
+def _sqlite_engine(url: str, writer: bool, durable: bool, **kwargs: Any) -> Engine:
     path = url.split("///", 1)[-1]
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -38,16 +46,31 @@ def _sqlite_engine(url: str, writer: bool, **kwargs: Any) -> Engine:
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA synchronous=FULL" if durable else "PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+
+    # Threads of one process queue on a lock for the database's single writer slot: SQLite's own busy handler
+    # would make them sleep and poll instead.
+    lock = _WRITE_LOCKS.setdefault(path, threading.RLock()) if writer else None
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
         # Nearly every transaction appends to the audit log, so writers take the write lock up front:
         # upgrading a read lock later fails at once with SQLITE_BUSY instead of waiting.
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+        if lock is not None:
+            lock.acquire()
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+
+    if lock is not None:
+        for end in ("commit", "rollback"):
+            event.listen(engine, end, lambda conn: lock.release())
 
     return engine
 

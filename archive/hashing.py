@@ -45,13 +45,20 @@ class Spool:
         return 0
 
     def finish(self) -> Spool:
-        """Flush to disk and fix the checksum. Idempotent."""
+        """Close and fix the checksum. Idempotent. Not fsynced: a store that keeps this very file syncs it
+        (LocalBlobStore.put); a sealing store writes, and syncs, a file of its own instead."""
         if self.checksum is None:
             self._file.flush()
-            os.fsync(self._file.fileno())
             self._file.close()
             self.checksum = format_checksum(self._hash.hexdigest())
         return self
+
+    def sync(self) -> None:
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def discard(self) -> None:
         if not self._file.closed:

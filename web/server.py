@@ -48,13 +48,21 @@ def serve_forever(settings: Settings, host: str, port: int) -> None:
     click.echo(f"Serving the archive on http://{host}:{port} (data in {settings.data_dir})")
     scheduler = _start_scheduler() if not settings.broker_url else None
     try:
-        _Gunicorn(settings, {"bind": f"{host}:{port}", "workers": settings.web_workers,
+        _Gunicorn(settings, {"bind": f"{host}:{port}", "workers": web_workers(settings),
                              "threads": settings.web_threads, "worker_class": "gthread", "timeout": 300,
                              "accesslog": None, "errorlog": "-", "loglevel": "warning"}).run()
     finally:
         if scheduler is not None:
             scheduler.terminate()
             scheduler.wait(timeout=30)
+
+
+def web_workers(settings: Settings) -> int:
+    """SQLite has one writer slot: one process whose threads queue on an in-process lock beats several processes
+    polling SQLite's busy handler. PostgreSQL takes what it is configured with."""
+    if settings.web_workers > 0:
+        return settings.web_workers
+    return 1 if settings.database_url.startswith("sqlite") else 2
 
 
 def _start_scheduler() -> subprocess.Popen:
