@@ -3,66 +3,78 @@
 Layout. `fts` is a contentless FTS5 table (title, refs, body, ids, meta) of folded text (search.normalize.fold, so
 search ignores case and accents and `strasse` finds `Straße`): refs holds the references, order and customer numbers,
 body the text, filename and customer name, ids every identifier_keys() of those numbers, meta one token per filter
-value (search/fts5_text.py). `docs` holds the filterable and displayed fields, `bodies` the original text for
-snippets and for the 'delete' that a contentless table needs (the folded values are recomputed from it; the
-`format` setting records how text was folded, and an index folded differently is emptied for a rebuild).
+value; ids and meta tokens are marked so that no typed word reaches them (search/fts5_text.py). `docs` holds the
+displayed and range-filtered fields, `bodies` (appended, so bulk loads stay sequential) the original text for
+snippets and for the 'delete' that a contentless table needs: the folded values are recomputed from it, and the
+`format` setting records how text was folded; an index folded differently is emptied, for a reindex to refill.
 
-Rowids are `ordinal(document_date) << 32 | seq`, so rowid order is date order (ties by indexing sequence, which
-follows id order when a reindex runs in id order; documents without a date sort as the oldest). Hence:
+Top-k strategy. The rowid of a document encodes its date (newest first), customer, type, status and restricted flag
+(search/fts5_rowid.py). FTS5 walks doclists in ascending rowid order cheaply and seeks to rowid ranges, so:
 
-* date sorts walk FTS5's doclists in rowid order and stop after `limit + 1` rows: no sort, any match-set size;
-  the cursor is the last rowid (keyset), a date filter is a rowid range that FTS5 seeks to.
-* relevance is BM25 (title 5, refs 3, body 1, ids 3) computed over a window of the newest WINDOW (2,000) matches;
-  when those run out the next page continues with the next older window, ranked the same way. When a query has at
-  most WINDOW matches (rare and mid terms, most filtered queries) this is exactly a BM25 ranking; for very common
-  terms it ranks the most recent matches, which is what an archive user looking for an order usually wants, and it
-  bounds the cost: a plain ORDER BY bm25 over 300k matches would take ~250 ms at 1M documents. The cursor is
-  (window, last score, last rowid), so deep pagination visits every hit once, without OFFSET.
-* totals count matches up to `exact_total_up_to` (LIMIT bound + 1) and then report the bound as not exact.
-* facets (type, customer, year, status; the FACET_SIZE most frequent values) are counted over the same LIMITed
-  scan, newest first: exact whenever the total is exact; when the total is not exact they describe the newest
-  `exact_total_up_to` matches, which a caller can tell from `total_is_exact=False`. Exact facets over a 300k match
-  set cost a row lookup per match (~150 ms at 1M documents), beyond the latency budget.
+* date sorts read `limit + 1` rows in rowid order: no sort and no row lookups, whatever the match count; ties in a
+  day are broken by (customer, type, status, indexing sequence), deterministically; the cursor is the last rowid.
+* a date filter is a rowid range; visibility is `rowid & 1 = 0`, not an FTS5 NOT (which doubles the cost of BM25).
+* the total counts matches up to `exact_total_up_to` + 1 (LIMIT; ~1 ms per 10,000): exact up to the bound, else
+  the bound with total_is_exact=False. With facets, the same scan returns the rowids instead (group_concat: one
+  string, since a row per match through Python costs more than the scan), and type, customer, year and status are
+  decoded from them with no row lookups (the FACET_SIZE most frequent values each). Facets are therefore exact
+  whenever the total is; above the bound they describe the newest `exact_total_up_to` matches (the caller sees
+  total_is_exact=False): exact facets over 800k matches would cost 800k rowids (~0.1 s).
+* relevance is BM25 (bm25(): title 5, refs 3, body 1, ids 3) over a window of the WINDOW newest matches, ranked by
+  FTS5 in one statement; when a page exhausts the window, the next older window follows, ranked the same way. A
+  query with at most WINDOW matches gets an exact BM25 ranking. The cursor is (window, last score, last rowid):
+  keyset pagination that visits every hit once, no OFFSET.
+* but bm25() first counts every match of each phrase for its IDF, once per statement, whatever the rowid range:
+  ~15 ms for a term in 80 % of 1M documents, ~50 ms for a phrase of two such terms. That is as cheap as the total
+  when the match set is within `exact_total_up_to`; above it (total_is_exact=False) relevance falls back to the
+  cheap order, recency (document date, newest first; score 0). A cursor keeps the mode of its first page.
+* hits are hydrated for the returned rows only; snippets are computed in Python from the original text.
 
-Writes: every upsert/delete is one transaction (WAL, synchronous=NORMAL: durable on commit); `bulk()` is for
-rebuilds only: synchronous=OFF, one open transaction committed every BULK_COMMIT documents, segments merged at the
-end. Connections are per thread; a search reads one snapshot.
+Writes: every upsert/delete is one transaction (WAL, synchronous=NORMAL: durable on commit), rows inserted in rowid
+order (FTS5 flushes its pending terms whenever a rowid goes down). `bulk()` is for rebuilds only: synchronous=OFF,
+a 1 GiB page cache, one open transaction committed every BULK_COMMIT documents, segments merged at the end.
+Connections are per thread; a search reads one snapshot.
 """
 from __future__ import annotations
 
 import json
 import sqlite3
 import threading
+import uuid
 from contextlib import contextmanager
 from datetime import timezone
 from pathlib import Path
 from typing import Iterator
 
 from search import fts5_search
-from search.fts5_plan import DAY_SHIFT, amount_value, day_rowid
+from search.fts5_plan import amount_value
+from search.fts5_rowid import GROUP_SPAN, Allocator, Codes
 from search.fts5_text import fts_values
 from search.index import IndexRecord, Page, Query
 from search.normalize import fold
 
-FORMAT = "1:" + fold("Straße ÉŒ ﬁ İ")
+FORMAT = "2:" + fold("Straße ÉŒ ﬁ İ")
 BULK_COMMIT = 50_000
+CACHE_KIB, BULK_CACHE_KIB = -65_536, -1_048_576   # page cache: 64 MiB; 1 GiB while bulk() rebuilds
+PRAGMAS = ("synchronous=NORMAL", f"cache_size={CACHE_KIB}", "mmap_size=2147418112", "temp_store=MEMORY")
 CHUNK = 500
-DAY_MASK = (1 << DAY_SHIFT) - 1
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS docs (n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, doc_type TEXT NOT NULL,
-        customer_number TEXT NOT NULL, order_number TEXT, title TEXT, document_date TEXT, year INTEGER,
-        filed_at TEXT NOT NULL, filed_day INTEGER NOT NULL, amount REAL, amount_text TEXT, currency TEXT,
-        status TEXT NOT NULL, restricted INTEGER NOT NULL, stamp TEXT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS bodies (n INTEGER PRIMARY KEY, refs TEXT NOT NULL, customer_name TEXT,
+        customer_number TEXT NOT NULL, order_number TEXT, title TEXT, document_date TEXT, filed_at TEXT NOT NULL,
+        filed_day INTEGER NOT NULL, amount REAL, amount_text TEXT, currency TEXT, status TEXT NOT NULL,
+        restricted INTEGER NOT NULL, stamp TEXT NOT NULL, body INTEGER NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS bodies (b INTEGER PRIMARY KEY, refs TEXT NOT NULL, customer_name TEXT,
         filename TEXT, text TEXT NOT NULL)""",
     """CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(title, refs, body, ids, meta, content='',
         tokenize='unicode61 remove_diacritics 2')""",
     "CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS codes (kind TEXT, value TEXT, code INTEGER, PRIMARY KEY (kind, value))",
+    "CREATE UNIQUE INDEX IF NOT EXISTS codes_by_code ON codes (kind, code)",
 )
 FTS_INSERT = "INSERT INTO fts(rowid, title, refs, body, ids, meta) VALUES (?, ?, ?, ?, ?, ?)"
 FTS_DELETE = "INSERT INTO fts(fts, rowid, title, refs, body, ids, meta) VALUES ('delete', ?, ?, ?, ?, ?, ?)"
 OLD_COLUMNS = ("d.n, d.id, d.title, b.refs, d.order_number, d.customer_number, b.customer_name, b.filename, b.text, "
-               "d.doc_type, d.status, d.restricted")
+               "d.doc_type, d.status, d.body")
 
 
 class Fts5Index:
@@ -72,10 +84,12 @@ class Fts5Index:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._codes = Codes()
         conn = self._conn()
         conn.execute("PRAGMA journal_mode=WAL")
         with self._writing() as conn:
             self._migrate(conn)
+            self._codes.load(conn)
 
     # -- connections and transactions --------------------------------------------------------------------------
 
@@ -83,7 +97,7 @@ class Fts5Index:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-            for pragma in ("synchronous=NORMAL", "cache_size=-65536", "mmap_size=1073741824", "temp_store=MEMORY"):
+            for pragma in PRAGMAS:
                 conn.execute(f"PRAGMA {pragma}")
             self._local.conn, self._local.bulk = conn, None
             with self._lock:
@@ -101,6 +115,7 @@ class Fts5Index:
             yield conn
         except BaseException:
             conn.execute("ROLLBACK")
+            self._codes.load(conn)  # codes handed out in the rolled-back transaction are gone
             raise
         conn.execute("COMMIT")
 
@@ -113,22 +128,28 @@ class Fts5Index:
         conn.execute("INSERT OR REPLACE INTO settings VALUES ('format', ?)", (FORMAT,))
 
     def _recreate(self, conn: sqlite3.Connection) -> None:
-        for table in ("fts", "docs", "bodies"):
+        for table in ("fts", "docs", "bodies", "codes"):
             conn.execute(f"DROP TABLE IF EXISTS {table}")
         for statement in SCHEMA:
             conn.execute(statement)
+        conn.execute("INSERT OR REPLACE INTO settings VALUES ('generation', ?)", (uuid.uuid4().hex,))
+        self._codes.load(conn)
 
     @contextmanager
     def bulk(self) -> Iterator[Fts5Index]:
-        """For a rebuild (reindex) only: not durable until the block ends; merges the index segments at the end."""
+        """For a rebuild (reindex) only: upserts are buffered and written BULK_COMMIT at a time in rowid order (so
+        FTS5 writes few, large segments), not durable until the block ends; segments are merged at the end."""
         conn = self._conn()
         conn.execute("PRAGMA synchronous=OFF")
+        conn.execute(f"PRAGMA cache_size={BULK_CACHE_KIB}")
         conn.execute("BEGIN IMMEDIATE")
-        self._local.bulk = 0
+        self._local.bulk = {}
         try:
             yield self
+            self._flush_bulk(conn)
         except BaseException:
             conn.execute("ROLLBACK")
+            self._codes.load(conn)
             raise
         else:
             conn.execute("INSERT INTO fts(fts) VALUES ('optimize')")
@@ -136,67 +157,70 @@ class Fts5Index:
         finally:
             self._local.bulk = None
             conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(f"PRAGMA cache_size={CACHE_KIB}")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
-    def _bulk_progress(self, conn: sqlite3.Connection, count: int) -> None:
-        if self._local.bulk is None:
-            return
-        self._local.bulk += count
-        if self._local.bulk >= BULK_COMMIT:
+    def _flush_bulk(self, conn: sqlite3.Connection) -> None:
+        pending, self._local.bulk = self._local.bulk, {}
+        if pending:
+            self._write(conn, list(pending.values()))
             conn.execute("COMMIT")
             conn.execute("BEGIN IMMEDIATE")
-            self._local.bulk = 0
 
     # -- writes -------------------------------------------------------------------------------------------------
 
     def upsert(self, records: list[IndexRecord]) -> None:
-        latest = list({r.id: r for r in records}.values())
-        if not latest:
+        if getattr(self._local, "bulk", None) is not None:
+            self._local.bulk.update((r.id, r) for r in records)
+            if len(self._local.bulk) >= BULK_COMMIT:
+                self._flush_bulk(self._local.conn)
             return
-        with self._writing() as conn:
-            old = self._unindex(conn, [r.id for r in latest], keep={r.id: day_rowid(r.document_date) for r in latest})
-            next_seq: dict[int, int] = {}
-            rows = [(old.get(r.id) or self._allocate(conn, day_rowid(r.document_date), next_seq), r) for r in latest]
-            conn.executemany("INSERT INTO docs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                             [_doc_row(n, r) for n, r in rows])
-            conn.executemany("INSERT INTO bodies VALUES (?, ?, ?, ?, ?)",
-                             [(n, json.dumps(r.references), r.customer_name, r.filename, r.text) for n, r in rows])
-            conn.executemany(FTS_INSERT, [(n, *fts_values(
-                r.title, r.references, r.order_number, r.customer_number, r.customer_name, r.filename, r.text,
-                r.doc_type, r.status, r.restricted)) for n, r in rows])
-            self._bulk_progress(conn, len(rows))
+        latest = list({r.id: r for r in records}.values())
+        if latest:
+            with self._writing() as conn:
+                self._write(conn, latest)
+
+    def _write(self, conn: sqlite3.Connection, latest: list[IndexRecord]) -> None:
+        self._codes.sync(conn)
+        groups = {r.id: self._codes.group(conn, r.document_date, r.customer_number, r.doc_type, r.status)
+                  | int(r.restricted) for r in latest}
+        kept = self._unindex(conn, [r.id for r in latest], groups)
+        allocator = Allocator(conn, {groups[r.id] & ~1 for r in latest if r.id not in kept})
+        rows = sorted(((kept.get(r.id) or allocator.rowid(groups[r.id] & ~1, r.restricted), r) for r in latest),
+                      key=lambda row: row[0])  # FTS5 flushes its pending terms whenever a rowid goes down
+        body = conn.execute("SELECT coalesce(max(b), 0) + 1 FROM bodies").fetchone()[0]  # appended: cheap
+        conn.executemany("INSERT INTO bodies VALUES (?, ?, ?, ?, ?)", [
+            (body + k, json.dumps(r.references), r.customer_name, r.filename, r.text) for k, (_, r) in enumerate(rows)])
+        conn.executemany("INSERT INTO docs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         [_doc_row(n, r, body + k) for k, (n, r) in enumerate(rows)])
+        conn.executemany(FTS_INSERT, [(n, *fts_values(
+            r.title, r.references, r.order_number, r.customer_number, r.customer_name, r.filename, r.text,
+            r.doc_type, r.status)) for n, r in rows])
 
     def delete(self, ids: list[str]) -> None:
+        if self._local.bulk:
+            self._flush_bulk(self._local.conn)
         if ids:
             with self._writing() as conn:
-                self._unindex(conn, list(dict.fromkeys(ids)), keep={})
+                self._unindex(conn, list(dict.fromkeys(ids)), {})
 
-    def _unindex(self, conn: sqlite3.Connection, ids: list[str], keep: dict[str, int]) -> dict[str, int]:
-        """Removes these documents from all tables; returns {id: rowid} of those whose rowid (day) stays."""
+    def _unindex(self, conn: sqlite3.Connection, ids: list[str], groups: dict[str, int]) -> dict[str, int]:
+        """Removes these documents from all tables; returns {id: rowid} of those whose group (and so rowid)
+        stays: their group bits and restricted bit are unchanged."""
         kept = {}
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start:start + CHUNK]
-            old = conn.execute(f"SELECT {OLD_COLUMNS} FROM docs d JOIN bodies b ON b.n = d.n "
+            old = conn.execute(f"SELECT {OLD_COLUMNS} FROM docs d JOIN bodies b ON b.b = d.body "
                                f"WHERE d.id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
             if not old:
                 continue
-            conn.executemany(FTS_DELETE, [(o[0], *fts_values(o[2], json.loads(o[3]), *o[4:11], bool(o[11])))
-                                          for o in old])
+            old.sort()
+            conn.executemany(FTS_DELETE, [(o[0], *fts_values(o[2], json.loads(o[3]), *o[4:11])) for o in old])
             conn.executemany("DELETE FROM docs WHERE n = ?", [(o[0],) for o in old])
-            conn.executemany("DELETE FROM bodies WHERE n = ?", [(o[0],) for o in old])
-            kept.update({o[1]: o[0] for o in old if o[1] in keep and o[0] & ~DAY_MASK == keep[o[1]]})
+            conn.executemany("DELETE FROM bodies WHERE b = ?", [(o[11],) for o in old])
+            kept.update({o[1]: o[0] for o in old
+                         if o[1] in groups and o[0] & ~(GROUP_SPAN - 2) == groups[o[1]]})
         return kept
-
-    @staticmethod
-    def _allocate(conn: sqlite3.Connection, base: int, next_seq: dict[int, int]) -> int:
-        if base not in next_seq:
-            top = conn.execute("SELECT max(n) FROM docs WHERE n BETWEEN ? AND ?", (base, base | DAY_MASK)).fetchone()[0]
-            next_seq[base] = (top if top is not None else base) + 1
-        n = next_seq[base]
-        if n > base | DAY_MASK:
-            raise OverflowError("more than 2**32 documents indexed for one document date")
-        next_seq[base] = n + 1
-        return n
 
     def clear(self) -> None:
         with self._writing() as conn:
@@ -206,11 +230,14 @@ class Fts5Index:
 
     def search(self, query: Query) -> Page:
         conn = self._conn()
-        if self._local.bulk is not None:
-            return fts5_search.search(conn, query)
+        if getattr(self._local, "bulk", None) is not None:
+            if self._local.bulk:
+                self._flush_bulk(conn)
+            return fts5_search.search(conn, self._codes, query)
         conn.execute("BEGIN")  # one snapshot for total, facets and hits
         try:
-            return fts5_search.search(conn, query)
+            self._codes.sync(conn)
+            return fts5_search.search(conn, self._codes, query)
         finally:
             conn.execute("COMMIT")
 
@@ -232,10 +259,9 @@ class Fts5Index:
         self._local = threading.local()
 
 
-def _doc_row(n: int, r: IndexRecord) -> tuple:
+def _doc_row(n: int, r: IndexRecord, body: int) -> tuple:
     filed_day = r.filed_at.astimezone(timezone.utc).date() if r.filed_at.tzinfo else r.filed_at.date()
     return (n, r.id, r.doc_type, r.customer_number, r.order_number, r.title,
-            r.document_date.isoformat() if r.document_date else None,
-            r.document_date.year if r.document_date else None, r.filed_at.isoformat(), filed_day.toordinal(),
+            r.document_date.isoformat() if r.document_date else None, r.filed_at.isoformat(), filed_day.toordinal(),
             amount_value(r.amount), str(r.amount) if r.amount is not None else None, r.currency, r.status,
-            int(r.restricted), r.stamp)
+            int(r.restricted), r.stamp, body)

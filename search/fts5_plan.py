@@ -1,25 +1,23 @@
 """From the query AST to one FTS5 MATCH expression, a rowid range and residual SQL (the FTS5 backend's planner).
 
-Every word reaches MATCH only as an FTS5 string ("..." with quotes doubled, prefix as "..."*), addressed to the text
-columns; filters on type, status, customer and order are tokens of the `meta` column (search.fts5_text), so that
-they combine with text under AND, OR and NOT inside FTS5. Rowids are `day << DAY_SHIFT | seq` (day = ordinal of
-document_date, 0 when there is none), so a date filter at the top level is a rowid range, which FTS5 uses to seek.
+Every word reaches MATCH only as an FTS5 string ("..." with quotes doubled, prefix as "..."*); filters on type,
+status, customer and order are marked tokens of the `meta` column and identifiers marked tokens of `ids`
+(search.fts5_text), so they combine with text under AND, OR and NOT inside FTS5, and no word can reach them. A date
+filter at the top level is a rowid range (search.fts5_rowid), which FTS5 seeks to.
 What FTS5 cannot say (amount and filed ranges, dates below an OR or NOT) is SQL over the `docs` table `d`, with the
 text parts as `d.n IN (SELECT rowid FROM fts WHERE fts MATCH ?)`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from search.fts5_text import ALL_TOKEN, meta_token
+from search.fts5_rowid import MAX_ROWID, date_range
+from search.fts5_text import ALL_TOKEN, id_token, meta_token
 from search.query import And, Filter, Identifier, Node, Not, Or, Phrase, Term
 
-DAY_SHIFT = 32
-MAX_ROWID = (1 << 63) - 1
-TEXT = "{title refs body}"
 META_PREFIX = {"type": "t", "status": "s", "customer": "c", "order": "o"}
 
 
@@ -39,10 +37,6 @@ def fts_string(text: str, prefix: bool = False) -> str:
     return '"' + text.replace('"', '""') + '"' + ("*" if prefix else "")
 
 
-def day_rowid(day: date | None) -> int:
-    return (day.toordinal() if day else 0) << DAY_SHIFT
-
-
 def plan(root: Node | None) -> Plan | None:
     """None when nothing can match (no query, or an empty date range)."""
     if root is None:
@@ -52,7 +46,8 @@ def plan(root: Node | None) -> Plan | None:
     fts_pos, fts_neg = [], []
     for item in items:
         if isinstance(item, Filter) and item.field == "date":
-            result.lo, result.hi = max(result.lo, _date_lo(item)), min(result.hi, _date_hi(item))
+            lo, hi = _dates(item)
+            result.lo, result.hi = max(result.lo, lo), min(result.hi, hi)
             continue
         kind, expr, params = _compile(item, result, negated=False)
         if kind == "fts":
@@ -69,7 +64,7 @@ def plan(root: Node | None) -> Plan | None:
 def _conjunction(positive: list[str], negative: list[str]) -> str | None:
     if not positive and not negative:
         return None
-    head = " AND ".join(f"({p})" for p in positive) if positive else f"{{meta}} : {fts_string(ALL_TOKEN)}"
+    head = " AND ".join(f"({p})" for p in positive) if positive else fts_string(ALL_TOKEN)
     return head + "".join(f" NOT ({n})" for n in negative)
 
 
@@ -129,13 +124,13 @@ def _disjunction(exprs: list[str]) -> str:
 
 def _text(node: Term | Phrase | Identifier) -> str:
     if isinstance(node, Term):
-        return f"{TEXT} : {fts_string(node.word, node.prefix)}"
+        return fts_string(node.word, node.prefix)
     if isinstance(node, Phrase):
-        return f"{TEXT} : {fts_string(' '.join(node.words))}"
-    options = [f"{{ids}} : {fts_string(node.key)}"] if node.key else []
+        return fts_string(" ".join(node.words))
+    options = [fts_string(id_token(node.key))] if node.key else []
     if node.words:
-        options.append(f"{TEXT} : {fts_string(' '.join(node.words))}")
-    return " OR ".join(f"({o})" for o in options) or f"{{ids}} : {fts_string('')}"
+        options.append(fts_string(" ".join(node.words)))
+    return " OR ".join(options) or fts_string("")
 
 
 def _collect_words(node: Term | Phrase | Identifier, out: Plan) -> None:
@@ -147,9 +142,9 @@ def _collect_words(node: Term | Phrase | Identifier, out: Plan) -> None:
 
 def _filter(node: Filter) -> tuple[str, str, list[Any]]:
     if node.field in META_PREFIX:
-        return "fts", f"{{meta}} : {fts_string(meta_token(META_PREFIX[node.field], node.value or ''))}", []
+        return "fts", fts_string(meta_token(META_PREFIX[node.field], node.value or "")), []
     if node.field == "date":
-        return "sql", "d.n BETWEEN ? AND ?", [_date_lo(node), _date_hi(node)]
+        return "sql", "d.n BETWEEN ? AND ?", list(_dates(node))
     column = "d.filed_day" if node.field == "filed" else "d.amount"
     convert = (lambda d: d.toordinal()) if node.field == "filed" else float
     exprs, params = [], []
@@ -162,16 +157,16 @@ def _filter(node: Filter) -> tuple[str, str, list[Any]]:
     return "sql", f"coalesce({' AND '.join(exprs) or column + ' IS NOT NULL'}, 0)", params
 
 
-def _date_lo(node: Filter) -> int:
-    if node.lo is None:
-        return 1 << DAY_SHIFT  # documents without a date (day 0) match no date filter
-    return day_rowid(node.lo) + (0 if node.lo_inclusive else 1 << DAY_SHIFT)
-
-
-def _date_hi(node: Filter) -> int:
-    if node.hi is None:
-        return MAX_ROWID
-    return day_rowid(node.hi) + ((1 << DAY_SHIFT) - 1 if node.hi_inclusive else -1)
+def _dates(node: Filter) -> tuple[int, int]:
+    """The filter's rowid range; empty (lo > hi) when the dates exclude each other."""
+    try:
+        lo = node.lo + timedelta(days=0 if node.lo_inclusive else 1) if node.lo is not None else None
+        hi = node.hi - timedelta(days=0 if node.hi_inclusive else 1) if node.hi is not None else None
+    except OverflowError:
+        return 1, 0
+    if lo is not None and hi is not None and lo > hi:
+        return 1, 0
+    return date_range(lo, hi)
 
 
 def amount_value(amount: Decimal | None) -> float | None:
