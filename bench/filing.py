@@ -34,7 +34,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-import requests
+# Run as a script, this directory comes first on sys.path; its sibling benchmarks (e.g. bench/search.py) must not
+# shadow the project's packages or third-party modules.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import requests  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -214,6 +218,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+PROBLEM_MARKERS = ("error", "failed", "traceback", "exception", "critical", "locked", "timeout")
+EXPECTED_LINES = ("generated a master key",)  # a fresh embedded archive's normal warning
+
+
+def log_problems(path: Path) -> list[str]:
+    """Lines of the server log that look like errors: a run can succeed while background work fails."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+    return [line for line in lines if any(m in line.lower() for m in PROBLEM_MARKERS)
+            and not any(e in line for e in EXPECTED_LINES)]
+
+
 def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     try:
         text = path.read_text(errors="replace")
@@ -255,12 +273,6 @@ class Server:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def cpu_seconds(self) -> float:
-        """user+system CPU of the arbiter and its workers (the process group we started), from /proc."""
-        if self.proc is None:
-            return 0.0
-        return group_cpu_seconds(self.proc.pid)
-
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             pgid = self.proc.pid  # the session leader we started; its group holds only the server
@@ -285,28 +297,61 @@ class Server:
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def _proc_stats() -> Iterator[tuple[str, list[str]]]:
-    """(command name, stat fields from field 3 on) of every process, from /proc."""
+@dataclass(frozen=True)
+class Proc:
+    name: str
+    ppid: int
+    pgrp: int
+    ticks: int  # utime + stime
+    cmdline: str
+
+
+def process_snapshot() -> dict[tuple[int, int], Proc]:
+    """Every process, keyed by (pid, start time) so a reused pid is not mistaken for the old process."""
+    snapshot = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat", "rb") as handle:
                 stat = handle.read().decode(errors="replace")
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                cmdline = handle.read().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
         head, _, rest = stat.rpartition(")")
-        yield head.partition("(")[2], rest.split()
+        fields = rest.split()  # fields[0] is stat field 3 (state): pgrp 5, utime 14, stime 15, starttime 22
+        snapshot[(int(entry), int(fields[19]))] = Proc(head.partition("(")[2], int(fields[1]), int(fields[2]),
+                                                       int(fields[11]) + int(fields[12]), cmdline)
+    return snapshot
 
 
-def group_cpu_seconds(pgid: int) -> float:
-    """user+system CPU of the live processes in a process group (fields: pgrp 5, utime 14, stime 15)."""
-    return sum(int(f[11]) + int(f[12]) for _, f in _proc_stats() if int(f[2]) == pgid) / CLK_TCK
+def cpu_between(before: dict[tuple[int, int], Proc], after: dict[tuple[int, int], Proc], select: Any) -> float:
+    """CPU seconds used between two snapshots by the selected processes (those that exited in between are lost)."""
+    ticks = 0
+    for key, proc in after.items():
+        if select(proc):
+            ticks += proc.ticks - (before[key].ticks if key in before else 0)
+    return ticks / CLK_TCK
 
 
-def postgres_cpu_seconds() -> float:
-    """user+system CPU of the live PostgreSQL processes (backends, walwriter, checkpointer...)."""
-    return sum(int(f[11]) + int(f[12]) for name, f in _proc_stats() if name.startswith("postgres")) / CLK_TCK
+def is_scheduler(proc: Proc) -> bool:
+    return "scheduler" in proc.cmdline
+
+
+def postgres_selector(database: str | None) -> Any:
+    """Our database's backends and the cluster's shared helpers (WAL writer, checkpointer...), not other clients."""
+    def select(proc: Proc) -> bool:
+        if not proc.name.startswith("postgres"):
+            return False
+        if database and database in proc.cmdline:
+            return True
+        return any(helper in proc.cmdline for helper in POSTGRES_HELPERS)
+    return select
+
+
+POSTGRES_HELPERS = ("checkpointer", "background writer", "walwriter", "autovacuum launcher",
+                    "logical replication launcher", "bin/postgres ")
 
 
 def system_cpu() -> tuple[int, int, int]:
@@ -357,12 +402,15 @@ class RunResult:
     bytes_sent: int
     latencies: list[float]
     client_cpu: float
-    server_cpu: float
+    workers_seen: int  # gunicorn worker processes found under the arbiter at the end of the run
+    server_cpu: float  # gunicorn arbiter and workers
+    scheduler_cpu: float  # the scheduler process `archive serve` starts beside them, if any
     system_busy: float
     system_iowait: float
     db_cpu: float  # PostgreSQL processes (any database on the cluster)
     other_cpu: float  # everything else on the machine: kernel flushers, other jobs (a busy machine skews figures)
     errors: list[str] = field(default_factory=list)
+    log_problems: list[str] = field(default_factory=list)  # error/warning lines the server logged meanwhile
 
     @property
     def docs_per_s(self) -> float:
@@ -373,7 +421,8 @@ class RunResult:
         return self.bytes_sent / MB / self.elapsed
 
 
-def file_all(base: str, token: str, docs: list[Doc], concurrency: int, server: Server) -> RunResult:
+def file_all(base: str, token: str, docs: list[Doc], concurrency: int, server: Server,
+             database: str | None) -> RunResult:
     headers = {"Authorization": f"Bearer {token}"}
     next_index = itertools.count()
     latencies: list[list[float]] = [[] for _ in range(concurrency)]
@@ -419,25 +468,41 @@ def file_all(base: str, token: str, docs: list[Doc], concurrency: int, server: S
     for thread in threads:
         thread.start()
     ready.wait()
-    server_cpu0, client_cpu0, sys0, pg0 = (server.cpu_seconds(), time.process_time(), system_cpu(),
-                                           postgres_cpu_seconds())
+    procs0, client_cpu0, sys0 = process_snapshot(), time.process_time(), system_cpu()
     started = time.perf_counter()
     go.set()
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
-    server_cpu1, client_cpu1, sys1, pg1 = (server.cpu_seconds(), time.process_time(), system_cpu(),
-                                           postgres_cpu_seconds())
-    total = (sys1[0] - sys0[0]) or 1
+    procs1, client_cpu1, sys1 = process_snapshot(), time.process_time(), system_cpu()
+    pgid = server.proc.pid if server.proc else -1
+    server_cpu = cpu_between(procs0, procs1, lambda p: p.pgrp == pgid and not is_scheduler(p))
+    scheduler_cpu = cpu_between(procs0, procs1, lambda p: p.pgrp == pgid and is_scheduler(p))
+    db_cpu = cpu_between(procs0, procs1, postgres_selector(database))
+    client_cpu = client_cpu1 - client_cpu0
+    workers_seen = sum(1 for key, p in procs1.items()
+                       if p.ppid == pgid and p.pgrp == pgid and key[0] != pgid and not is_scheduler(p))
+    busy_cpu = (total_jiffies(sys0, sys1) - (sys1[1] - sys0[1]) - (sys1[2] - sys0[2])) / CLK_TCK
+    total = total_jiffies(sys0, sys1)
     done = [x for per in latencies for x in per]
     return RunResult(elapsed=elapsed, docs=len(done), bytes_sent=sum(len(d.data) for d in docs[:len(done)]),
-                     latencies=done, client_cpu=client_cpu1 - client_cpu0, server_cpu=server_cpu1 - server_cpu0,
-                     system_busy=1 - (sys1[1] - sys0[1] + sys1[2] - sys0[2]) / total,
-                     system_iowait=(sys1[2] - sys0[2]) / total,
-                     db_cpu=pg1 - pg0,
-                     other_cpu=max(0.0, (total - (sys1[1] - sys0[1]) - (sys1[2] - sys0[2])) / CLK_TCK
-                                   - (server_cpu1 - server_cpu0) - (client_cpu1 - client_cpu0) - (pg1 - pg0)),
+                     latencies=done, client_cpu=client_cpu, server_cpu=server_cpu, scheduler_cpu=scheduler_cpu,
+                     workers_seen=workers_seen,
+                     system_busy=busy_cpu * CLK_TCK / total, system_iowait=(sys1[2] - sys0[2]) / total,
+                     db_cpu=db_cpu,
+                     other_cpu=max(0.0, busy_cpu - server_cpu - scheduler_cpu - client_cpu - db_cpu),
                      errors=errors)
+
+
+def total_jiffies(before: tuple[int, int, int], after: tuple[int, int, int]) -> int:
+    return (after[0] - before[0]) or 1
+
+
+def make_url_database(url: str | None) -> str | None:
+    if not url:
+        return None
+    from sqlalchemy import make_url
+    return make_url(url).database
 
 
 def check_receipt(response: requests.Response, doc: Doc) -> str | None:
@@ -485,7 +550,8 @@ def one_run(config: Config, docs: list[Doc], work: Path, logs: Path, admin_url: 
         subprocess.run(["sync"], check=False)  # do not charge this run for the previous run's dirty pages
         server.start()
         token = create_token(env, log_path)
-        result = file_all(server.base, token, docs, config.concurrency, server)
+        database = make_url_database(env.get("ARCHIVE_DATABASE_URL"))
+        result = file_all(server.base, token, docs, config.concurrency, server, database)
         if not server.alive():
             raise BenchError(f"the server died during the run; log {log_path}:\n{tail(log_path)}")
         if result.errors:
@@ -494,6 +560,7 @@ def one_run(config: Config, docs: list[Doc], work: Path, logs: Path, admin_url: 
                              f"{shown}\n  server log {log_path}:\n{tail(log_path)}")
         if result.docs != len(docs):
             raise BenchError(f"only {result.docs} of {len(docs)} documents were filed")
+        result.log_problems = log_problems(log_path)
         return result
     finally:
         CLEANUP.pop_run(server.stop)
@@ -580,15 +647,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def code_version() -> str:
-    """The commit and whether the tree has uncommitted changes: the archive under test may be changing."""
+    """The commit, plus a fingerprint of uncommitted changes: the archive under test may be changing under us."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True,
+                              timeout=30).stdout
     try:
-        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        head = git("rev-parse", "--short", "HEAD").strip()
+        diff = git("diff", "HEAD", "--", ".", ":(exclude)bench")
+        untracked = git("ls-files", "--others", "--exclude-standard", "--", ".", ":(exclude)bench")
     except (OSError, subprocess.SubprocessError):
         return "unknown (no git)"
-    return f"{head or 'unknown'}{' + uncommitted changes' if dirty else ''}"
+    if not diff and not untracked:
+        return head or "unknown"
+    fingerprint = hashlib.sha256((diff + untracked).encode()).hexdigest()[:8]
+    return f"{head or 'unknown'} + uncommitted changes #{fingerprint}"
 
 
 def settings_default(name: str) -> int:
@@ -627,9 +699,10 @@ def main(argv: list[str] | None = None) -> int:
     work_parent.mkdir(parents=True, exist_ok=True)
     logs = args.log_dir or Path(tempfile.mkdtemp(prefix="archive-bench-logs-"))
     logs.mkdir(parents=True, exist_ok=True)
-    default_workers, default_threads = settings_default("web_workers"), settings_default("web_threads")
+    default_threads = settings_default("web_threads")
     extra_env = dict(item.split("=", 1) for item in args.server_env)
-    print(f"code: {code_version()}" + (f"; server env {extra_env}" if extra_env else ""), flush=True)
+    code_at_start = code_version()
+    print(f"code: {code_at_start}" + (f"; server env {extra_env}" if extra_env else ""), flush=True)
     failed = False
     rows: list[dict[str, Any]] = []
     try:
@@ -651,10 +724,10 @@ def main(argv: list[str] | None = None) -> int:
         configs = [Config(backend, c, w, t) for backend in backends for w in (args.workers or [None])
                    for t in (args.threads or [None]) for c in args.concurrency]
         for config in configs:
-            workers = config.workers or default_workers
             threads = config.threads or default_threads
-            print(f"\n{config.backend}, concurrency {config.concurrency}, server {workers} workers x {threads} "
-                  f"threads:", flush=True)
+            asked = f"ARCHIVE_WEB_WORKERS={config.workers}" if config.workers else "default workers"
+            print(f"\n{config.backend}, concurrency {config.concurrency}, server {asked} x {threads} threads:",
+                  flush=True)
             results: list[RunResult] = []
             try:
                 for run_no in range(1, args.runs + 1):
@@ -662,14 +735,25 @@ def main(argv: list[str] | None = None) -> int:
                     result = one_run(config, docs, work, logs, admin_url, run_no, extra_env)
                     results.append(result)
                     lat = result.latencies
-                    print(f"  run {run_no}: {result.docs_per_s:7.1f} docs/s {result.mb_per_s:6.1f} MB/s  "
+                    print(f"  run {run_no} ({result.workers_seen} worker processes): {result.docs_per_s:7.1f} docs/s {result.mb_per_s:6.1f} MB/s  "
                           f"latency p50 {percentile(lat, .5) * 1e3:.1f} ms p95 {percentile(lat, .95) * 1e3:.1f} ms "
                           f"p99 {percentile(lat, .99) * 1e3:.1f} ms  CPU ms/doc: server "
-                          f"{result.server_cpu / result.docs * 1e3:.2f} ms, client "
+                          f"{result.server_cpu / result.docs * 1e3:.2f} ms, scheduler "
+                          f"{result.scheduler_cpu / result.docs * 1e3:.2f} ms, client "
                           f"{result.client_cpu / result.docs * 1e3:.2f} ms, postgres "
                           f"{result.db_cpu / result.docs * 1e3:.2f} ms, other "
                           f"{result.other_cpu / result.docs * 1e3:.2f} ms; system busy "
                           f"{result.system_busy:.0%} iowait {result.system_iowait:.0%}", flush=True)
+                    if result.log_problems:
+                        print(f"  WARNING: the server logged {len(result.log_problems)} error lines during this run "
+                              f"(log in {logs}), e.g.:\n" + "\n".join("    | " + line[:200]
+                                                                         for line in result.log_problems[:3]),
+                              flush=True)
+                    now = code_version()
+                    if now != code_at_start:
+                        print(f"  WARNING: the code under test changed during the benchmark: {code_at_start} -> "
+                              f"{now}", flush=True)
+                        code_at_start = now
                     if result.other_cpu / result.elapsed > NOISY_CORES:
                         print(f"  WARNING: other processes used {result.other_cpu / result.elapsed:.2f} CPU cores "
                               "during this run; its figures are skewed by a busy machine", flush=True)
@@ -677,10 +761,12 @@ def main(argv: list[str] | None = None) -> int:
                 failed = True
                 print(f"  FAILED: {exc}", flush=True)
             if not results:
-                rows.append({"config": config, "workers": workers, "threads": threads, "failed": True})
+                rows.append({"config": config, "workers": config.workers or "?", "threads": threads,
+                             "failed": True})
                 continue
             median = sorted(results, key=lambda r: r.docs_per_s)[len(results) // 2]
-            rows.append({"config": config, "workers": workers, "threads": threads, "failed": False,
+            seen = sorted({r.workers_seen for r in results})
+            rows.append({"config": config, "workers": "/".join(map(str, seen)), "threads": threads, "failed": False,
                          "runs": len(results), "docs_s": statistics.median(r.docs_per_s for r in results),
                          "mb_s": statistics.median(r.mb_per_s for r in results),
                          "p50": percentile(median.latencies, .5), "p95": percentile(median.latencies, .95),
@@ -723,6 +809,9 @@ def print_table(rows: list[dict[str, Any]], floor_mbs: float, args: argparse.Nam
               f"{floor_mbs:>10.1f} {ratio:>6.3f} {row['p50'] * 1e3:>7.1f} {row['p95'] * 1e3:>7.1f} "
               f"{row['server_cpu_ms']:>13.2f} {row['other_cpu_ms']:>6.2f} {row['busy']:>5.0%} {row['iowait']:>6.0%}  {target}")
     print(f"targets (embedded sqlite default): >= {TARGET_DOCS_PER_S:.0f} docs/s and >= {TARGET_FLOOR_RATIO} of floor")
+    print("server = gunicorn worker processes (as found running) x threads per worker; ratio = MB/s / floor MB/s; "
+          "srvCPU = server CPU per document (workers, incl. their background outbox work); othCPU = CPU per "
+          "document used by unrelated processes (high values mean a busy machine skewed the run)")
     for note in notes:
         print(f"note: {note}")
 
