@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session

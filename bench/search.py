@@ -32,7 +32,6 @@ import pickle
 import random
 import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile

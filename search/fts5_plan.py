@@ -16,7 +16,7 @@ from typing import Any
 
 from search.fts5_rowid import MAX_ROWID, date_range
 from search.fts5_text import ALL_TOKEN, id_token, meta_token
-from search.query import And, Filter, Identifier, Node, Not, Or, Phrase, Term
+from search.query import And, Filter, Identifier, Node, Not, Phrase, Term
 
 META_PREFIX = {"type": "t", "status": "s", "customer": "c", "order": "o"}
 

@@ -9,7 +9,7 @@ import html
 import re
 
 from search.normalize import fold
-from search.query import And, Identifier, Node, Not, Or, Phrase, Term
+from search.query import And, Identifier, Node, Or, Phrase, Term
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 WINDOW = 24  # tokens

@@ -5,7 +5,7 @@ import getpass
 import json
 import os
 import sys
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,6 @@ from archive import accounts, documents, filing
 from archive.db import require_current_schema, upgrade
 from archive.errors import ArchiveError
 from archive.hashing import spool_stream
-from archive.metadata import Filing
 from archive.runtime import Runtime
 from audit.log import Actor
 from audit.queries import verify_and_record

@@ -35,6 +35,7 @@ from archive.models import Document  # noqa: E402
 from audit.log import Actor  # noqa: E402
 from config.backends import build_runtime  # noqa: E402
 from config.settings import load_settings  # noqa: E402
+from tests.fixtures.samples import pdf_bytes  # noqa: E402
 
 CUSTOMERS = [("CRASH-C1", "Alpha GmbH"), ("CRASH-C2", "Beta SARL"), ("CRASH-C3", "Gamma Ltd"), ("CRASH-C4", None)]
 ORDERS = [None, "PO-1", "PO-2", "PO-3"]
@@ -42,33 +43,6 @@ DOC_TYPES = ["invoice", "delivery_note", "order_confirmation", "credit_note", "c
 MIN_SIZE, MAX_SIZE = 2 * 1024, 300 * 1024
 VERSION_SHARE = 0.2
 KNOWN_AT_START = 200
-
-
-def pdf_bytes(text: str, size: int, rng: random.Random) -> bytes:
-    """A minimal valid one-page PDF of about `size` bytes: an incompressible padding stream makes up the bulk."""
-    content = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
-    padding = rng.randbytes(max(0, size - 700))
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-        b"<< /Length %d >>\nstream\n" % len(padding) + padding + b"\nendstream",
-    ]
-    out = io.BytesIO()
-    out.write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(out.tell())
-        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
-    for offset in offsets:
-        out.write(b"%010d 00000 n \n" % offset)
-    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref))
-    return out.getvalue()
 
 
 def emit(receipt: dict) -> None:
@@ -91,7 +65,7 @@ def main() -> None:
     while True:
         counter += 1
         label = f"crash run {run} item {counter}"
-        data = pdf_bytes(label, rng.randint(MIN_SIZE, MAX_SIZE), rng)
+        data = pdf_bytes(label, max(0, rng.randint(MIN_SIZE, MAX_SIZE) - 700), rng.randbytes)
         with spool_stream(io.BytesIO(data), rt.blobs.spool_dir(), rt.settings.max_upload_bytes) as spool:
             if known and rng.random() < VERSION_SHARE:
                 receipt = add_version(rt, rng.choice(known), spool, actor, filename=f"r{run}-{counter}-v.pdf",

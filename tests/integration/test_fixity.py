@@ -1,7 +1,6 @@
 """Fixity finds flipped bytes, missing blobs and orphans; downloads of damaged content fail loudly."""
 import os
 
-import pytest
 from sqlalchemy import select
 
 from archive.fixity import run_fixity
