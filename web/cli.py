@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 from flask import current_app
-from flask.cli import AppGroup, FlaskGroup
+from flask.cli import FlaskGroup
 
 from archive import accounts, documents, filing
 from archive.db import require_current_schema, upgrade
@@ -213,144 +213,13 @@ def audit_checkpoint() -> None:
     emit(checkpoint_view(checkpoint))
 
 
-@cli.group()
-def keys() -> None:
-    """Signing keys for checkpoints, and the master key that wraps data keys."""
 
+from web.cli_proof import export_command, fixity, keys, scheduler  # noqa: E402 - they use the helpers above
+from web.cli_retention import retention_group  # noqa: E402
+from web.cli_search import search_group  # noqa: E402
 
-@keys.command("generate")
-@click.option("--rotate", is_flag=True, help="retire the key in force and sign with a new one from now on")
-def keys_generate(rotate: bool) -> None:
-    """Generate the checkpoint signing key (Ed25519), or rotate it."""
-    from audit.signing import generate_key
-    runtime = rt()
-    with runtime.transaction() as session:
-        key = generate_key(session, runtime.clock, cli_actor(), Path(runtime.settings.signing_key_dir), rotate)
-        emit({"key_id": key.key_id, "algorithm": key.algorithm, "public_key": key.public_key})
-
-
-@keys.command("rotate")
-def keys_rotate() -> None:
-    """Retire the signing key in force and generate a new one. Old public keys stay published."""
-    click.get_current_context().invoke(keys_generate, rotate=True)
-
-
-@keys.command("rotate-master")
-def keys_rotate_master() -> None:
-    """Replace the master key in the key file and re-wrap every data key; blobs are not rewritten."""
-    from archive.keys import rotate_master_key
-    emit(rotate_master_key(rt(), cli_actor()))
-
-
-@keys.command("prune-master")
-def keys_prune_master() -> None:
-    """After servers restarted on the rotated key file: re-wrap again and drop every older master key."""
-    from archive.keys import prune_master_keys
-    emit(prune_master_keys(rt(), cli_actor()))
-
-
-@cli.command("export")
-@click.option("--customer", default=None)
-@click.option("--order", default=None)
-@click.option("--query", default=None, help="export what this search finds instead of a customer's documents")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
-def export_command(customer: str | None, order: str | None, query: str | None, output: Path) -> None:
-    """Write a signed BagIt evidence package (zip) that verifies offline with its verify_package.py."""
-    from audit.export import export_package
-    emit(export_package(rt(), cli_actor(), output, customer, order, query))
-
-
-@cli.command()
-@click.option("--once", is_flag=True, help="run what is due and exit")
-@click.option("--poll", default=30.0, show_default=True, help="seconds between looks at what is due")
-def scheduler(once: bool, poll: float) -> None:
-    """Run periodic work: signed checkpoints and fixity passes."""
-    import signal
-    import threading
-
-    from archive.scheduler import run_due, run_forever
-    runtime, actor = rt(), Actor.system("scheduler")
-    if once:
-        emit({"ran": run_due(runtime, actor)})
-        return
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    run_forever(runtime, actor, stop, poll)
-
-
-class _QueryOrCommand(AppGroup):
-    """`archive search "..."` runs a query; `archive search reindex|check` are subcommands."""
-
-    def resolve_command(self, ctx: click.Context, args: list[str]):
-        if args and args[0] not in self.commands:
-            return "query", self.commands["query"], args
-        return super().resolve_command(ctx, args)
-
-
-@cli.group("search", cls=_QueryOrCommand)
-def search_group() -> None:
-    """Search documents, or maintain the search index."""
-
-
-@search_group.command("query", hidden=True)
-@click.argument("q")
-@click.option("--sort", default="relevance", type=click.Choice(["relevance", "date_desc", "date_asc"]))
-@click.option("--limit", default=20, type=click.IntRange(1, 100))
-def search_query(q: str, sort: str, limit: int) -> None:
-    from search.service import search
-    emit(search(rt(), cli_actor(), q, sort, None, limit))
-
-
-@search_group.command("reindex")
-@click.option("--resume", is_flag=True, help="continue an interrupted rebuild instead of starting over")
-def search_reindex(resume: bool) -> None:
-    """Rebuild the search index from the database, in batches."""
-    from search.indexing import reindex
-    runtime = rt()
-    with click.progressbar(length=1, label="reindexing", file=sys.stderr) as bar:
-        def show(progress):
-            bar.length = max(progress.total, 1)
-            bar.update(progress.done - bar.pos)
-        done = reindex(runtime, resume=resume, progress=show)
-    click.echo(f"indexed {done} documents", err=True)
-
-
-@search_group.command("check")
-@click.option("--repair", is_flag=True, help="re-index what is missing or stale, remove what should not be there")
-def search_check(repair: bool) -> None:
-    """Compare the database with the search index; exit 1 on drift (after repair: 0 if repaired)."""
-    from search.indexing import check
-    runtime = rt()
-    drift = check(runtime, repair=repair)
-    emit(drift.as_dict())
-    if not drift.clean and not (repair and check(runtime).clean):
-        sys.exit(1)
-
-
-@cli.group()
-def fixity() -> None:
-    """Re-hash stored content against its checksums."""
-
-
-@fixity.command("run")
-@click.option("--restart", is_flag=True, help="start a new pass instead of resuming an unfinished one")
-@click.option("--rate", "rate_mb", type=click.FloatRange(min=0.1), default=None, help="MB/s at most")
-@click.option("--max-blobs", type=click.IntRange(min=1), default=None, help="stop after N blobs (resumable)")
-def fixity_run(restart: bool, rate_mb: float | None, max_blobs: int | None) -> None:
-    """Exit 0 when everything checked is intact, 1 otherwise; the report is printed as JSON."""
-    from archive.fixity import run_fixity
-    report = run_fixity(rt(), cli_actor(), resume=not restart, max_blobs=max_blobs,
-                        max_bytes_per_second=rate_mb * 1e6 if rate_mb else None)
-    emit(report.as_dict())
-    if not report.clean:
-        click.echo(f"fixity: {len(report.corrupted)} corrupted, {len(report.missing)} missing, "
-                   f"{len(report.orphans_quarantined)} orphans quarantined", err=True)
-        sys.exit(1)
-
-
-from web.cli_retention import retention_group  # noqa: E402 - its commands use the helpers above
-
-cli.add_command(retention_group)
+for command in (keys, export_command, scheduler, fixity, search_group, retention_group):
+    cli.add_command(command)
 
 
 def main() -> None:
