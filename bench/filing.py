@@ -106,7 +106,7 @@ class Cleanup:
 
     def pop_run(self, action: Any) -> None:
         with self._lock:
-            self._actions = [(l, a) for l, a in self._actions if a is not action]
+            self._actions = [(l, a) for l, a in self._actions if a != action]  # == : bound methods are remade
         action()
 
     def run_all(self) -> None:
@@ -223,6 +223,7 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
         self._log = None
+        self._stopped = False
 
     def start(self) -> None:
         self._log = self.log_path.open("ab")
@@ -249,8 +250,12 @@ class Server:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            pgid = self.proc.pid  # the session leader we started; its group holds only the server
+        """Stop the process group we started, once. Idempotent."""
+        if self.proc is None or self._stopped:
+            return
+        self._stopped = True
+        pgid = self.proc.pid  # the session leader we started; its group holds only the server's processes
+        if self.proc.poll() is None:
             try:
                 os.killpg(pgid, signal.SIGTERM)
                 self.proc.wait(timeout=20)
@@ -259,9 +264,11 @@ class Server:
                 self.proc.wait(timeout=10)
             except ProcessLookupError:
                 pass
-        if self.proc is not None:
-            try:  # workers left behind by a crashed arbiter
-                os.killpg(self.proc.pid, signal.SIGKILL)
+        # Workers or a scheduler left behind by an arbiter that died still carry our group id, so it cannot have
+        # been reused by anyone else: signal the group only while such members exist.
+        if any(proc.pgrp == pgid for proc in process_snapshot().values()):
+            try:
+                os.killpg(pgid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
         if self._log is not None:
@@ -750,7 +757,7 @@ def main(argv: list[str] | None = None) -> int:
                          "busy": median.system_busy, "iowait": median.system_iowait})
     except KeyboardInterrupt as exc:
         failed = True
-        print(f"\ninterrupted ({exc or 'Ctrl-C'}); cleaning up", file=sys.stderr)
+        print(f"\ninterrupted ({str(exc) or 'Ctrl-C'}); cleaning up", file=sys.stderr)
     finally:
         CLEANUP.run_all()
 
