@@ -10,6 +10,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Callable
 
 from sqlalchemy import Connection, Engine
 
@@ -35,32 +36,10 @@ class RangeResult:
 
 def scan_range(connection: Connection, first_seq: int, last_seq: int, with_leaves: bool) -> RangeResult:
     """Checks events first_seq..last_seq: continuity, links inside the range, and every recomputed hash."""
-    result = RangeResult(first_seq)
-    expected, prev = first_seq, None
-    after = first_seq - 1
-    while after < last_seq:
-        rows = connection.exec_driver_sql(
-            f"SELECT {COLUMNS} FROM audit_events WHERE seq > {int(after)} AND seq <= {int(last_seq)} "
-            f"ORDER BY seq LIMIT {FETCH}").fetchall()
-        if not rows:
-            break
-        for row in rows:
-            seq, time, *fields, prev_hash, stored = row
-            if result.first_prev_hash is None:
-                result.first_prev_hash = prev_hash
-            problem = _problem(seq, expected, prev, prev_hash, stored,
-                               chained_hash(seq, _iso(time), *fields, prev_hash))
-            if problem:
-                result.problem = (min(seq, expected), problem)
-                return result
-            if with_leaves:
-                result.leaves.append(leaf_hash(stored.encode("ascii")))
-            prev, expected, result.count = stored, expected + 1, result.count + 1
-        after = rows[-1][0]
-    result.last_hash = prev
-    if expected <= last_seq:
-        result.problem = (expected, f"expected seq {expected}, found none: events are missing")
-    return result
+    def recompute(row: tuple) -> str:
+        seq, time, *fields, prev_hash, _ = row
+        return chained_hash(seq, _iso(time), *fields, prev_hash)
+    return _walk(connection, first_seq, last_seq, COLUMNS, FETCH, recompute, with_leaves)
 
 
 def scan_links(connection: Connection, first_seq: int, last_seq: int) -> RangeResult:
@@ -69,22 +48,30 @@ def scan_links(connection: Connection, first_seq: int, last_seq: int) -> RangeRe
     Reads three narrow columns instead of recomputing every body; `audit verify` does that, and a body altered
     behind its hash is caught there, since the signed root commits to the hashes.
     """
+    return _walk(connection, first_seq, last_seq, "seq, prev_hash, hash", FETCH * 5, None, True)
+
+
+def _walk(connection: Connection, first_seq: int, last_seq: int, columns: str, fetch: int,
+          recompute: Callable[[tuple], str] | None, with_leaves: bool) -> RangeResult:
+    """Rows (seq first, prev_hash and hash last) in seq order; `recompute` gives the hash a row should carry."""
     result = RangeResult(first_seq)
     expected, prev, after = first_seq, None, first_seq - 1
     while after < last_seq:
         rows = connection.exec_driver_sql(
-            f"SELECT seq, prev_hash, hash FROM audit_events WHERE seq > {int(after)} AND seq <= {int(last_seq)} "
-            f"ORDER BY seq LIMIT {FETCH * 5}").fetchall()
+            f"SELECT {columns} FROM audit_events WHERE seq > {int(after)} AND seq <= {int(last_seq)} "
+            f"ORDER BY seq LIMIT {fetch}").fetchall()
         if not rows:
             break
-        for seq, prev_hash, stored in rows:
+        for row in rows:
+            seq, prev_hash, stored = row[0], row[-2], row[-1]
             if result.first_prev_hash is None:
                 result.first_prev_hash = prev_hash
-            problem = _problem(seq, expected, prev, prev_hash, stored, stored)
+            problem = _problem(seq, expected, prev, prev_hash, stored, recompute(row) if recompute else stored)
             if problem:
                 result.problem = (min(seq, expected), problem)
                 return result
-            result.leaves.append(leaf_hash(stored.encode("ascii")))
+            if with_leaves:
+                result.leaves.append(leaf_hash(stored.encode("ascii")))
             prev, expected, result.count = stored, expected + 1, result.count + 1
         after = rows[-1][0]
     result.last_hash = prev
