@@ -16,6 +16,7 @@ from archive.filing import require_document_type
 from archive.hashing import hash_chunks
 from archive.models import Document, DocumentVersion, Relation
 from archive.outbox import enqueue
+from archive.processing_view import extracted_view, renditions_view
 from archive.runtime import Runtime
 from audit.log import Actor, append
 from retention.policies import append_outcomes, reassess, retention_view, schedule_of
@@ -51,6 +52,8 @@ def document_view(session: Session, document: Document, schedule: Schedule | Non
         "current_version": document.current_version, "filed_at": isoformat(document.filed_at),
         "filed_by": document.filed_by, "source_channel": document.source_channel,
         "processing": {"status": document.processing_status, "error": document.processing_error},
+        "extracted": extracted_view(session, document),
+        "renditions": renditions_view(session, document.id),
         "versions": [version_view(v) for v in document.versions],
         "relations": relations_of(session, document.id),
         "retention": retention_view(schedule, document),

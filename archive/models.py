@@ -297,6 +297,24 @@ class Extraction(Base):
     fields: Mapped[dict[str, Any]]
     confidence: Mapped[float | None]
     created_at: Mapped[datetime]
+    pages: Mapped[list | None] = mapped_column(JSON)  # text per page, for provenance (page, start, end)
+    provenance: Mapped[dict[str, Any] | None]
+    details: Mapped[dict[str, Any] | None]  # parser, page count, OCR, attachments, structured syntax...
+
+
+class Rendition(Base):
+    """Derived content stored beside the untouched original, e.g. the searchable PDF/A made by OCR."""
+
+    __tablename__ = "renditions"
+    __table_args__ = (UniqueConstraint("document_id", "version", "kind", name="uq_renditions"),)
+    id: Mapped[str] = _id()
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(32))
+    checksum: Mapped[str] = mapped_column(ForeignKey("blobs.checksum"), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    mime_type: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
 
 
 from archive import models_retention  # noqa: E402,F401 - registers the retention tables on Base.metadata

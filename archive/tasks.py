@@ -31,8 +31,7 @@ def run_item(rt: Runtime, item: Claimed, table: dict[str, Handler] | None = None
     except Exception as exc:  # noqa: BLE001 - a failed task is recorded and retried, never lost
         log.warning("task %s %s failed (attempt %d): %s", item.task, item.id, item.attempts, exc)
         retrying = fail(rt, item, "".join(traceback.format_exception_only(exc)).strip())
-        if not retrying:
-            _on_final_failure(rt, item, str(exc))
+        _on_failure(rt, item, str(exc), retrying)
         return False
     complete(rt, item.id)
     return True
@@ -51,10 +50,15 @@ def drain(rt: Runtime, max_items: int | None = None) -> int:
     return ran
 
 
-def _on_final_failure(rt: Runtime, item: Claimed, error: str) -> None:
-    if item.task == "document.process":
-        from archive.processing import mark_failed
-        mark_failed(rt, item.payload["document_id"], error)
+def _on_failure(rt: Runtime, item: Claimed, error: str, retrying: bool) -> None:
+    """The document shows it: `queued` with the error while retries remain, `failed` after the last one."""
+    if item.task != "document.process":
+        return
+    from archive.processing import mark_failed, mark_retrying
+    try:
+        (mark_retrying if retrying else mark_failed)(rt, item.payload["document_id"], error)
+    except Exception:  # noqa: BLE001 - the outbox has recorded the failure; the status is best effort
+        log.exception("could not record the processing status of %s", item.payload.get("document_id"))
 
 
 class TaskQueue(Protocol):

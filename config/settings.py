@@ -40,6 +40,10 @@ class Settings:
     checkpoint_interval_seconds: int = 3600
     fixity_interval_seconds: int = 86400
     fixity_max_mb_per_second: int = 50
+    processing_cpu_seconds: int = 60  # per document, in the parsing child (RLIMIT_CPU)
+    processing_memory_mb: int = 2048  # per document, address space of the parsing child (RLIMIT_AS)
+    processing_max_pages: int = 500  # per document; more pages: failed, with the reason
+    processing_wall_seconds: int = 600  # per document, wall clock (OCR of long scans takes a while)
     retention_schedule: str = "eu-default"  # config/retention/<name>.toml, or a path to a .toml file
 
     def __post_init__(self) -> None:
@@ -60,6 +64,10 @@ class Settings:
             raise SettingsError("ARCHIVE_ENCRYPTION must be `on` or `off`")
         if self.max_upload_bytes <= 0:
             raise SettingsError("ARCHIVE_MAX_UPLOAD_BYTES must be a positive number of bytes")
+        for name in ("processing_cpu_seconds", "processing_memory_mb", "processing_max_pages",
+                     "processing_wall_seconds"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"ARCHIVE_{name.upper()} must be a positive number")
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}

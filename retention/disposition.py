@@ -18,6 +18,7 @@ from archive.errors import Conflict, Forbidden, InvalidInput, NotFound
 from archive.models import Blob, Document, DocumentVersion
 from archive.models_retention import DispositionBatch, DispositionItem
 from archive.outbox import enqueue
+from archive.renditions import checksums_of as rendition_checksums
 from archive.runtime import Runtime
 from audit.log import Actor, append, append_many
 from retention.holds import refresh_saved_search_holds, require_role
@@ -162,7 +163,7 @@ def _dispose_chunk(rt: Runtime, actor: Actor, batch_id: str, today: date, chunk:
         now = rt.clock()
         session.execute(update(Document).where(Document.id.in_(disposed))
                         .values(status="disposed", disposed_at=now).execution_options(synchronize_session=False))
-        doomed = _unshared(session, {v.checksum for v in versions})
+        doomed = _unshared(session, {v.checksum for v in versions} | rendition_checksums(session, disposed))
         session.execute(update(Blob).where(Blob.checksum.in_(doomed)).values(destroyed_at=now))
         append_many(session, rt.clock, actor, _events(batch_id, disposed, versions, doomed, ids, eligible))
         if disposed:

@@ -340,6 +340,7 @@ def test_every_documented_operation_succeeds_as_documented(api, token_headers, r
     assert content.headers["ETag"] == f'"{sha256(invoice_pdf)}"'
     assert content.headers["Digest"] == "sha-256=" + base64.b64encode(hashlib.sha256(invoice_pdf).digest()).decode()
     assert "filename*=UTF-8''Rechnung%204711%20%E2%80%93%20M%C3%A4rz.pdf" in content.headers["Content-Disposition"]
+    exercise_processing(api, auth, runtime, invoice, invoice_pdf)
 
     second_pdf = pdf_bytes("Invoice 4711, corrected")
     response = api.call("post", "/documents/{document_id}/versions", 201, params={"document_id": invoice["id"]},
@@ -453,6 +454,29 @@ def test_every_documented_operation_succeeds_as_documented(api, token_headers, r
     assert sorted(documented_operations() - succeeded) == [], "documented operations this test did not exercise"
 
 
+def exercise_processing(api, auth, runtime, invoice, invoice_pdf):
+    """Processing status, extraction and a rendition (stored directly: this test is about the contract, not OCR)."""
+    from archive.processing import SYSTEM
+    from archive.renditions import store_rendition
+    drain(runtime)
+    shown = api.call("get", "/documents/{document_id}", 200, params={"document_id": invoice["id"]},
+                     headers=auth).get_json()
+    assert shown["processing"] == {"status": "done", "error": None} and shown["extracted"]["source"] == "text"
+    made = Path(runtime.settings.data_dir) / "rendition.pdf"
+    made.write_bytes(pdf_bytes("searchable rendition"))
+    with runtime.transaction() as session:
+        store_rendition(session, runtime, SYSTEM, invoice["id"], 1,
+                        {"path": str(made), "kind": "ocr-pdfa", "mime_type": "application/pdf"})
+    rendition = api.call("get", "/documents/{document_id}/renditions/{kind}", 200,
+                         params={"document_id": invoice["id"], "kind": "ocr-pdfa"}, headers=auth)
+    assert rendition.get_data() == made.read_bytes() and rendition.get_data() != invoice_pdf
+    shown = api.call("get", "/documents/{document_id}", 200, params={"document_id": invoice["id"]},
+                     headers=auth).get_json()
+    assert [r["kind"] for r in shown["renditions"]] == ["ocr-pdfa"]
+    api.call("get", "/documents/{document_id}/renditions/{kind}", 404,
+             params={"document_id": invoice["id"], "kind": "thumbnail"}, headers=auth)
+
+
 def exercise_retention(api, auth, runtime, system_actor, invoice, confirmation):
     """Holds, order closing and four-eyes disposition, years later on a frozen clock."""
     managers = {}
@@ -522,6 +546,7 @@ ONLY_THE_SCOPE = {
     ("/documents/{document_id}", "get"): (404, "document_not_found"),
     ("/documents/{document_id}", "patch"): (400, "invalid_json"),
     ("/documents/{document_id}/content", "get"): (404, "document_not_found"),
+    ("/documents/{document_id}/renditions/{kind}", "get"): (404, "document_not_found"),
     ("/documents/{document_id}/versions", "post"): (400, "missing_file"),
     ("/customers", "get"): (200, None),
     ("/customers/{number}", "get"): (404, "customer_not_found"),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request, url_for
 
-from archive import documents, filing
+from archive import documents, filing, renditions
 from archive.errors import InvalidInput
 from archive.metadata import parse_filing, parse_json_object, parse_patch
 from retention import disposition
@@ -47,7 +47,10 @@ def delete(document_id: str):
 @requires("read")
 def content(document_id: str):
     version = positive_int_param("version")
-    stored = documents.open_content(runtime(), actor(), document_id, version)
+    return _content_response(documents.open_content(runtime(), actor(), document_id, version))
+
+
+def _content_response(stored):
     response = Response(_chunks(stored.stream), mimetype=stored.mime_type, direct_passthrough=True)
     response.headers["Content-Length"] = str(stored.size)
     response.headers["ETag"] = f'"{stored.checksum}"'
@@ -56,6 +59,14 @@ def content(document_id: str):
                                                                   stored.mime_type)
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+@bp.get("/documents/<document_id>/renditions/<kind>")
+@requires("read")
+def rendition(document_id: str, kind: str):
+    """A derived rendition of the current version (e.g. `ocr-pdfa`, the searchable PDF/A); the original is
+    /content."""
+    return _content_response(renditions.open_rendition(runtime(), actor(), document_id, kind))
 
 
 @bp.post("/documents/<document_id>/versions")
