@@ -12,6 +12,7 @@ import pytest
 from lxml import etree
 
 from archive.extraction.einvoice import from_pdf, parse_xml
+from archive.extraction.result import ExtractionError
 from tests.conftest import require_corpus
 
 ZUGFERD = "zugferd-corpus"
@@ -218,3 +219,41 @@ def test_fatturapa_is_out_of_scope(corpus, relative):
 
 def test_plain_pdf_invoice_has_no_structured_data(corpus):
     assert from_pdf(corpus / ZUGFERD / "unstructured" / "RE-E-974-Hetzner_2016-01-19_R0005532486.pdf") is None
+
+
+# --- the official EN16931 examples, and robustness on broken or hostile input -----------------------------------------
+
+@pytest.mark.parametrize("relative", corpus_files("en16931-examples/ubl/examples/*")
+                         + corpus_files("en16931-examples/cii/examples/*")
+                         + corpus_files("en16931-examples/test/testfiles/*.xml"))
+def test_en16931_examples_parse(corpus, relative):
+    data = (corpus / relative).read_bytes()
+    extracted = parse_xml(data)
+    fields = extracted.fields
+    assert extracted.doc_type in ("invoice", "credit_note")
+    assert fields["issue_date"] and fields["currency"] and fields["grand_total"] and fields["lines"]
+    number = "/*/*[local-name()='ID'] | /*/*[local-name()='ExchangedDocument']/*[local-name()='ID']"
+    assert fields["number"] == plain(data, number)
+
+
+def test_zugferd_fail_folders_end_in_a_definite_result(corpus):
+    """Invalid e-invoices are parsed, declined (None) or refused with ExtractionError; nothing else escapes."""
+    outcomes = {}
+    for path in sorted((corpus / ZUGFERD).glob("ZUGFeRDv[12]/fail/**/*.*")):
+        try:
+            result = from_pdf(path) if path.suffix == ".pdf" else parse_xml(path.read_bytes())
+            outcomes[path.name] = "parsed" if result is not None else "none"
+        except ExtractionError:
+            outcomes[path.name] = "refused"
+    assert outcomes and outcomes["factur-x-invalid-xml-encoding-attribute.pdf"] == "refused"
+
+
+def test_malformed_and_odd_pdfs_never_raise(corpus):
+    """from_pdf runs on every filed PDF: damaged ones must give None (the text pipeline judges them), not raise."""
+    checked = 0
+    for folder in ("qpdf-malformed", "format-corpus", "pypdf-sample-files"):
+        for path in sorted((corpus / folder).rglob("*")):
+            if path.is_file() and path.suffix not in (".out", ".md", ".txt", ".json", ".csv"):
+                assert from_pdf(path) is None, path
+                checked += 1
+    assert checked > 300
