@@ -82,7 +82,16 @@ def namespace(element: etree._Element) -> str:
     return etree.QName(element).namespace or ""
 
 
+_NOT_TEXT = ("BinaryObject", "X509Certificate", "SignatureValue", "DigestValue")
+
+
 def full_text(root: etree._Element) -> str:
-    """All text content of the document, one value per line, for the search index."""
-    parts = (text_value(piece) for piece in root.itertext())
-    return "\n".join(part for part in parts if part)
+    """The document's text values, one per line, for the search index; base64 attachments and signatures left out."""
+    parts = []
+    for element in root.iter(tag=etree.Element):
+        if element.tag.endswith(_NOT_TEXT):
+            continue
+        value = text_value(element.text)
+        if value:
+            parts.append(value)
+    return "\n".join(parts)
