@@ -131,7 +131,8 @@ def root_name(path: Path) -> str | None:
 def ubl_business_documents() -> list[str]:
     """The order-to-cash UBL instances of both collections, chosen by their root element."""
     from tests.conftest import CORPUS
-    names = corpus_files("peppol-bis-ordering/examples/**/*.xml") + corpus_files("oasis-ubl-examples/*.xml")
+    names = (corpus_files("peppol-bis-ordering/examples/**/*.xml") + corpus_files("oasis-ubl-examples/*.xml")
+             + corpus_files("peppol-bis-ordering/use-case-examples/**/*.xml"))
     return [name for name in names if root_name(CORPUS / name) in UBL_DOC_TYPES] or ["(none: UBL examples)"]
 
 

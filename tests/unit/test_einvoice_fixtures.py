@@ -112,3 +112,37 @@ def test_from_pdf_prefers_zugferd2_over_zugferd1():
 def test_from_pdf_without_xml_or_unreadable_is_none():
     assert from_pdf(pdf_with({})) is None
     assert from_pdf(b"%PDF-1.4 garbage") is None
+
+
+def test_remt001_fixture_yields_one_payment_for_two_invoices():
+    extracted = parse_xml(fixture("remt001.xml"))
+    assert (extracted.doc_type, extracted.details["message"]) == ("payment_advice", "remt.001.001.04")
+    (payment,) = extracted.fields["payments"]
+    assert payment["amount"] == "250.00" and payment["end_to_end_id"] == "E2E-HUBER-42"
+    assert payment["invoice_references"] == ["FA-2026-0042", "FA-2026-0043"]
+    assert (payment["debtor"], payment["creditor"]) == ("Maschinenbau Huber GmbH", "Visserie Dupont SARL")
+    assert extracted.fields["invoice_references"] == ["FA-2026-0042", "FA-2026-0043"]
+
+
+def test_ubl_despatch_advice_fixture_is_a_delivery_note_for_its_order():
+    extracted = parse_xml(fixture("despatch-ubl.xml"))
+    assert (extracted.doc_type, extracted.details["root"], extracted.details["version"]) == (
+        "delivery_note", "DespatchAdvice", "2.1")
+    assert extracted.fields["number"] == "BL-5521"
+    assert extracted.fields["order_references"] == ["PO-2026-318"]
+    assert extracted.fields["seller"].name == "Visserie Dupont"
+    assert extracted.fields["lines"] == [{"id": "1", "description": "Palette de vis inox", "quantity": "8",
+                                          "unit_price": None, "net_amount": None}]
+
+
+def test_order_x_is_an_order_not_an_invoice_and_does_not_reference_itself():
+    order = (fixture("invoice-cii.xml")
+             .replace(b"CrossIndustryInvoice:100", b"SCRDMCCBDACIOMessageStructure:100")
+             .replace(b"rsm:CrossIndustryInvoice", b"rsm:SCRDMCCBDACIOMessageStructure")
+             .replace(b"<ram:TypeCode>380<", b"<ram:TypeCode>220<")
+             .replace(b"PO-2026-318", b"FA-2026-0042"))
+    extracted = parse_xml(order)
+    assert (extracted.doc_type, extracted.details["syntax"]) == ("purchase_order", "order-x")
+    assert extracted.fields["order_references"] == []
+    response = parse_xml(order.replace(b"<ram:TypeCode>220<", b"<ram:TypeCode>231<"))
+    assert response.doc_type == "order_confirmation"

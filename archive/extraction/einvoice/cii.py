@@ -58,6 +58,8 @@ def parse(root: etree._Element) -> Extracted:
     fields["buyer"] = _party(find(agreement, "BuyerTradeParty"))
     fields["order_references"] = texts(agreement, "BuyerOrderReferencedDocument/IssuerAssignedID"
                                                   "|SellerOrderReferencedDocument/IssuerAssignedID")
+    if flavour == "order-x":  # an order names itself as BuyerOrderReferencedDocument: not a reference to follow
+        fields["order_references"] = [ref for ref in fields["order_references"] if ref != fields["number"]]
     fields["delivery_references"] = texts(delivery, "DespatchAdviceReferencedDocument/IssuerAssignedID"
                                                     "|ReceivingAdviceReferencedDocument/IssuerAssignedID")
     fields["invoice_references"] = texts(settlement, "InvoiceReferencedDocument/IssuerAssignedID")

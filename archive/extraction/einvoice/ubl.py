@@ -97,7 +97,7 @@ def _details(root: etree._Element, name: str, type_code: str | None) -> dict:
         "syntax": "ubl", "root": name, "namespace": etree.QName(root).namespace,
         "version": text(root, "UBLVersionID"), "customization": text(root, "CustomizationID"),
         "profile": text(root, "ProfileID"), "type_code": type_code,
-        "response_code": text(root, "OrderResponseCode|AcceptedIndicator|LineResponse/LineReference/LineStatusCode"),
+        "response_code": text(root, "OrderResponseCode|AcceptedIndicator"),
     }
 
 
