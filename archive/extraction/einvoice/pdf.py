@@ -78,8 +78,9 @@ def _add(found: dict[str, bytes], name: str, spec: pikepdf.Object) -> None:
         stream = files.get("/UF") or files.get("/F")
     if not isinstance(stream, pikepdf.Stream):
         return
-    declared = stream.get("/Params", {}).get("/Size") if isinstance(stream.get("/Params"), pikepdf.Dictionary) else None
-    if declared is not None and int(declared) > MAX_ATTACHMENT:
+    params = stream.get("/Params")
+    declared = params.get("/Size") if isinstance(params, pikepdf.Dictionary) else None
+    if isinstance(declared, int) and declared > MAX_ATTACHMENT:
         return
     data = stream.read_bytes()
     if len(data) <= MAX_ATTACHMENT:

@@ -117,7 +117,7 @@ def _totals(fields: dict, root: etree._Element, layout: Layout, currency: str | 
     fields["grand_total"] = norm.amount(text(totals, "TaxInclusiveAmount|PayableAmount")
                                         or text(root, "TotalPaymentAmount"))
     fields["amount_due"] = norm.amount(text(totals, "PayableAmount"))
-    amounts = [element for element in findall(root, "TaxTotal/TaxAmount")]
+    amounts = findall(root, "TaxTotal/TaxAmount")
     in_currency = [element for element in amounts if element.get("currencyID") in (None, currency)]
     chosen = (in_currency or amounts)[:1]
     fields["tax_total"] = norm.amount(chosen[0].text) if chosen else None
