@@ -166,3 +166,20 @@ def test_a_failure_of_our_own_retries_with_backoff_then_succeeds(client, auth, r
     drain(runtime)
     shown = client.get(f"/api/v1/documents/{document_id}", headers=auth).json
     assert shown["processing"] == {"status": "done", "error": None} and len(calls) == 2
+
+
+@pytest.mark.parametrize("path,source,number", [
+    ("factur-x-akretion/pdf/invoice_EN16931.pdf", "cii", "F20260023"),
+    ("factur-x-akretion/xml/ubl-21-en16931.xml", "ubl", None),
+])
+def test_structured_documents_come_out_exact_through_the_pipeline(client, auth, runtime, path, source, number):
+    from tests.conftest import require_corpus
+    data = (require_corpus() / path).read_bytes()
+    shown = file_and_process(client, auth, runtime, data, path.rsplit("/", 1)[1])
+    assert shown["processing"] == {"status": "done", "error": None}
+    extracted = shown["extracted"]
+    assert (extracted["source"], extracted["doc_type"], extracted["confidence"]) == (source, "invoice", 1.0)
+    assert extracted["fields"]["number"] and extracted["fields"]["grand_total"]
+    if number:
+        assert extracted["fields"]["number"] == number
+        assert search_ids(client, auth, number) == [shown["id"]]
