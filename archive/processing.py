@@ -10,7 +10,10 @@ an idempotency key, and the index record is upserted.
 """
 from __future__ import annotations
 
+import os
+import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
@@ -46,8 +49,7 @@ def process_document(rt: Runtime, payload: dict[str, Any]) -> None:
     target = _begin(rt, payload["document_id"])
     if target is None:
         return  # disposed or never committed: nothing to do
-    work_root = Path(rt.settings.data_dir) / "work"
-    work_root.mkdir(parents=True, exist_ok=True)
+    work_root = _work_root(rt)
     with tempfile.TemporaryDirectory(dir=work_root, prefix="process-") as work:
         try:
             source = _private_copy(rt, target, Path(work))
@@ -62,6 +64,17 @@ def process_document(rt: Runtime, payload: dict[str, Any]) -> None:
         _store(rt, target, extracted, outcome["rendition"], attachments)
     _link(rt, target.document_id)
     index_document(rt, target.document_id)
+
+
+def _work_root(rt: Runtime) -> Path:
+    """Private copies live here while parsed; what a killed worker left behind is swept once it is surely stale."""
+    root = Path(rt.settings.data_dir) / "work"
+    root.mkdir(parents=True, exist_ok=True)
+    stale_before = time.time() - 2 * rt.settings.processing_wall_seconds - 60
+    for entry in os.scandir(root):
+        if entry.name.startswith("process-") and entry.stat().st_mtime < stale_before:
+            shutil.rmtree(entry.path, ignore_errors=True)
+    return root
 
 
 def limits_of(rt: Runtime) -> Limits:

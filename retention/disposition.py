@@ -10,12 +10,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import exists, false, func, insert, literal, select, update
+from sqlalchemy import delete, exists, false, func, insert, literal, select, update
 from sqlalchemy.orm import Session, aliased
 
 from archive.clock import isoformat
 from archive.errors import Conflict, Forbidden, InvalidInput, NotFound
-from archive.models import Blob, Document, DocumentVersion
+from archive.models import Blob, Document, DocumentVersion, Extraction
 from archive.models_retention import DispositionBatch, DispositionItem
 from archive.outbox import enqueue
 from archive.renditions import checksums_of as rendition_checksums
@@ -164,6 +164,8 @@ def _dispose_chunk(rt: Runtime, actor: Actor, batch_id: str, today: date, chunk:
         session.execute(update(Document).where(Document.id.in_(disposed))
                         .values(status="disposed", disposed_at=now).execution_options(synchronize_session=False))
         doomed = _unshared(session, {v.checksum for v in versions} | rendition_checksums(session, disposed))
+        # The extracted text is content too: it goes with the original (the renditions' blobs are in `doomed`).
+        session.execute(delete(Extraction).where(Extraction.document_id.in_(disposed)))
         session.execute(update(Blob).where(Blob.checksum.in_(doomed)).values(destroyed_at=now))
         append_many(session, rt.clock, actor, _events(batch_id, disposed, versions, doomed, ids, eligible))
         if disposed:

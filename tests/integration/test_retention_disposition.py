@@ -5,7 +5,7 @@ import json
 
 from sqlalchemy import select
 
-from archive.models import AuditEvent, Blob
+from archive.models import AuditEvent, Blob, Extraction
 from audit.signing import public_keys
 from audit.verify import verify_journal
 from tests.fixtures.samples import pdf_bytes
@@ -123,6 +123,7 @@ def test_disposition_destroys_content_keeps_the_tombstone_and_signs_a_certificat
     keeper = archive.file("keeper", data=same, document_date="2024-03-01", doc_type="contract", order={"number": "P2"})
     assert twin["checksum"] == keeper["checksum"]
     archive.drain()
+    rendition = store_test_rendition(rt, doomed["id"])
     archive.travel(**AFTER_EXPIRY)
     batch = propose_and_approve(archive)
     assert batch["document_count"] == 2
@@ -140,8 +141,13 @@ def test_disposition_destroys_content_keeps_the_tombstone_and_signs_a_certificat
     tombstone = archive.call("get", f"/documents/{doomed['id']}").json
     assert tombstone["checksum"] == doomed["checksum"] and tombstone["retention"]["status"] == "disposed"
     assert archive.call("get", "/search?q=doomed").json["total"] == 0
+    assert not sealed.inner.path_for(rendition).exists()  # derived content goes with the original
+    assert archive.call("get", f"/documents/{doomed['id']}/renditions/ocr-pdfa").status_code == 410
     with rt.reading() as session:
         assert session.get(Blob, doomed["checksum"]).destroyed_at is not None
+        assert session.get(Blob, rendition).destroyed_at is not None
+        assert session.get(Extraction, (doomed["id"], 1)) is None
+        assert session.get(Extraction, (keeper["id"], 1)) is not None
         assert session.get(Blob, twin["checksum"]).destroyed_at is None
         report = verify_journal(session)
     assert report.ok, report.as_dict()
@@ -163,6 +169,16 @@ def test_disposition_destroys_content_keeps_the_tombstone_and_signs_a_certificat
         pass
     view = archive.call("get", f"/documents/{done['certificate_id']}").json
     assert view["doc_type"] == "disposition_certificate" and view["retention"]["action"] == "keep"
+
+
+def store_test_rendition(rt, document_id: str) -> str:
+    from archive.processing import SYSTEM
+    from archive.renditions import store_rendition
+    made = rt.settings.data_dir / "rendition.pdf"
+    made.write_bytes(pdf_bytes("rendition of the doomed document"))
+    with rt.transaction() as session:
+        return store_rendition(session, rt, SYSTEM, document_id, 1,
+                               {"path": str(made), "kind": "ocr-pdfa", "mime_type": "application/pdf"}).checksum
 
 
 def test_audit_verify_stays_intact_from_the_cli_after_disposition(archive, monkeypatch):
