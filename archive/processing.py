@@ -56,14 +56,15 @@ def process_document(rt: Runtime, payload: dict[str, Any]) -> None:
             outcome = run_limited(extract, (str(source), target.mime_type, work, rt.settings.processing_max_pages),
                                   limits_of(rt))
         except SandboxFailure as failure:
+            index_document(rt, target.document_id)  # its metadata stays findable
             _finish_failed(rt, target, failure.reason)
-            index_document(rt, target.document_id)
             return
         extracted = _understand(_extracted_from(outcome["extracted"]))
         attachments = file_attachments(rt, target.document_id, target.version, outcome["attachments"])
         _store(rt, target, extracted, outcome["rendition"], attachments)
     _link(rt, target.document_id)
     index_document(rt, target.document_id)
+    _finish_done(rt, target)  # last: `done` means stored, linked and searchable
 
 
 def _work_root(rt: Runtime) -> Path:
@@ -147,6 +148,10 @@ def _store(rt: Runtime, target: Target, extracted: Extracted, rendition: dict | 
                                provenance=plain.get("provenance"), details=details))
         if rendition is not None:
             store_rendition(session, rt, SYSTEM, target.document_id, target.version, rendition)
+
+
+def _finish_done(rt: Runtime, target: Target) -> None:
+    with rt.transaction() as session:
         document = session.get(Document, target.document_id)
         if document.current_version == target.version:  # a newer version has its own task coming
             document.processing_status, document.processing_error = "done", None
