@@ -296,7 +296,9 @@ class Extraction(Base):
     text: Mapped[str] = mapped_column(Text)
     fields: Mapped[dict[str, Any]]
     confidence: Mapped[float | None]
+    provenance: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # field path -> page, span, confidence
     created_at: Mapped[datetime]
 
 
 from archive import models_retention  # noqa: E402,F401 - registers the retention tables on Base.metadata
+from archive import models_understanding  # noqa: E402,F401 - registers the understanding tables on Base.metadata

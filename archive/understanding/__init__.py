@@ -81,6 +81,9 @@ def _assemble(found: dict[str, Any], doc_type: str | None) -> tuple[dict[str, An
             _set(fields, path, value.value)
             provenance[path] = value.provenance()
     if doc_type == "payment_advice":
+        if fields["grand_total"] is None and fields["amount_due"] is not None:  # "Zahlbetrag": the sum paid
+            fields["grand_total"], fields["amount_due"] = fields["amount_due"], None
+            provenance["grand_total"] = provenance.pop("amount_due")
         fields["payments"] = _payments(fields)
     return fields, provenance
 

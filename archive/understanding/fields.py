@@ -31,11 +31,13 @@ AMOUNT_LABELS = [
     ("tax_total", 2, r"\btva\b|\bmwst\b|\bust\b|umsatzsteuer|mehrwertsteuer|\bvat\b|\bsales tax\b|\btax\b"),
 ]
 _AMOUNT_LABELS = [(f, p, re.compile(r)) for f, p, r in AMOUNT_LABELS]
+IDENTIFIER_LINE = re.compile(r"idnr|n[o°]\.? ?(?:de )?tva|tva intra|vat (?:no|id|number|reg)|ust-?id|steuer-?n|siret|siren"
+                             r"|\biban\b|\bbic\b|swift")
 NOT_AMOUNT_CONTEXT = re.compile(r"n[o°]|nr|number|nummer|id|ident|intra|iban|bic|siret|siren|rcs|capital|kapital")
 CURRENCIES = {"€": "EUR", "eur": "EUR", "euro": "EUR", "euros": "EUR", "$": "USD", "usd": "USD", "£": "GBP",
               "gbp": "GBP", "chf": "CHF", "fr.": "CHF", "sek": "SEK", "dkk": "DKK", "pln": "PLN", "czk": "CZK"}
 CURRENCY = re.compile(r"€|\$|£|\b(?:eur|euros?|usd|gbp|chf|sek|dkk|pln|czk)\b")
-VAT = re.compile(r"\b(?:ATU|BE|BG|CY|CZ|DE|DK|EE|EL|GR|ES|FI|FR|HR|HU|IE|IT|LT|LU|LV|MT|NL|PL|PT|RO|SE|SI|SK|XI|GB"
+VAT = re.compile(r"\b(?:AT ?U|BE|BG|CY|CZ|DE|DK|EE|EL|GR|ES|FI|FR|HR|HU|IE|IT|LT|LU|LV|MT|NL|PL|PT|RO|SE|SI|SK|XI|GB"
                  r"|CHE)[ .-]?[0-9A-Z](?:[ .-]?[0-9A-Z]){5,13}")
 IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?")
 BUYER_CONTEXT = re.compile(r"client|customer|kunde|acheteur|buyer|votre|ihre|your|destinataire|empfanger|bill to"
@@ -74,6 +76,8 @@ def _dated(lines: list[Line], label: re.Pattern, confidence: float, exclude: Fou
 def find_amounts(lines: list[Line]) -> dict[str, Found]:
     best: dict[str, tuple[int, Found]] = {}
     for line in lines:
+        if IDENTIFIER_LINE.search(line.folded):
+            continue
         for field, priority, label in _AMOUNT_LABELS:
             match = label.search(line.folded)
             if match is None or NOT_AMOUNT_CONTEXT.match(line.folded, match.end() + 1):

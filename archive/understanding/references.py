@@ -36,28 +36,45 @@ for _kind, _noun in NOUNS.items():
                                              + OWNERS + r"(?:" + _noun + r")\b")))
     _LABELS.append((_kind, 0.65, re.compile(r"\b" + OWNERS + r"(?:" + _noun + r")\b(?=\s*:?\s*[A-Za-z\-]{0,4}\d)")))
 GENERIC = re.compile(r"^\s*(?:n\s?[o°]|nr|no|num(?:ero|ber)|nummer|belegnummer|document no)\.?\s*[:#]?", re.M)
+INLINE = re.compile(r"(?<=\s)" + NUMBER_WORD)  # "CONTRAT DE FOURNITURE N° CT-1" in the title lines
+TITLE_LINES = 8
 
 
 def find_references(lines: list[Line]) -> dict[str, list[Found]]:
-    """kind -> values in reading order; `generic` holds bare "No.: 123" numbers."""
-    found: dict[str, list[Found]] = {}
-    taken: set[tuple[int, int]] = set()
+    """kind -> values in reading order; `generic` holds bare "No.: 123" numbers.
+
+    When several labels lead to the same value, the one starting first on the line (the longest) names its kind:
+    "Confirmation de commande n° AB-1" is a confirmation number, not an order number."""
+    best: dict[tuple[int, int], tuple[tuple[int, float], str, Found]] = {}
     for index, line in enumerate(lines):
-        for kind, confidence, pattern in _LABELS:
-            for match in pattern.finditer(line.folded):
-                value = _value_after(lines, index, match.end(), confidence)
-                if value is not None and (value.page, value.start) not in taken:
-                    taken.add((value.page, value.start))
-                    found.setdefault(kind, []).append(value)
-        generic = GENERIC.match(line.folded)
-        if generic:
-            value = _value_after(lines, index, generic.end(), 0.6)
-            if value is not None and (value.page, value.start) not in taken:
-                taken.add((value.page, value.start))
-                found.setdefault("generic", []).append(value)
-    for values in found.values():
-        values.sort(key=lambda f: (f.page, f.start))
+        for kind, label_start, value in _candidates(lines, index):
+            rank = (label_start, -value.confidence)
+            key = (value.page, value.start)
+            if key not in best or rank < best[key][0]:
+                best[key] = (rank, kind, value)
+    found: dict[str, list[Found]] = {}
+    for _, kind, value in sorted(best.values(), key=lambda item: (item[2].page, item[2].start)):
+        found.setdefault(kind, []).append(value)
     return found
+
+
+def _candidates(lines: list[Line], index: int):
+    line = lines[index]
+    for kind, confidence, pattern in _LABELS:
+        for match in pattern.finditer(line.folded):
+            value = _value_after(lines, index, match.end(), confidence)
+            if value is not None:
+                yield kind, match.start(), value
+    generic = GENERIC.match(line.folded)
+    if generic:
+        value = _value_after(lines, index, generic.end(), 0.6)
+        if value is not None:
+            yield "generic", 1000, value
+    if line.page == 0 and line.number < TITLE_LINES:
+        for match in INLINE.finditer(line.folded):
+            value = _value_after(lines, index, match.end(), 0.55)
+            if value is not None:
+                yield "generic", 1001, value
 
 
 def _value_after(lines: list[Line], index: int, label_end: int, confidence: float) -> Found | None:
