@@ -25,7 +25,14 @@ OWN_KIND = {"invoice": "invoice", "credit_note": "credit", "delivery_note": "del
             "payment_advice": "payment"}
 REFERENCE_FIELDS = (("order", "order_references"), ("delivery", "delivery_references"),
                     ("invoice", "invoice_references"))
-KEY_FIELDS = ("number", "issue_date", "grand_total", "currency")
+# the fields a document of each type is expected to carry: missing ones lower the overall confidence
+EXPECTED = {"invoice": ("number", "issue_date", "grand_total", "currency", "order_references"),
+            "credit_note": ("number", "issue_date", "grand_total", "currency", "invoice_references"),
+            "delivery_note": ("number", "issue_date", "order_references"),
+            "order_confirmation": ("number", "issue_date", "order_references"),
+            "payment_advice": ("issue_date", "grand_total", "invoice_references"),
+            "purchase_order": ("number", "issue_date"), "contract": ("number", "issue_date")}
+DEFAULT_EXPECTED = ("number", "issue_date")
 
 
 def understand(extracted: Extracted) -> Extracted:
@@ -39,7 +46,7 @@ def understand(extracted: Extracted) -> Extracted:
     found = _found_values(lines, kind.doc_type)
     fields, provenance = _assemble(found, kind.doc_type)
     return replace(extracted, doc_type=kind.doc_type, fields=fields, provenance=provenance,
-                   confidence=_overall(kind.confidence, found),
+                   confidence=_overall(kind.confidence, found, kind.doc_type),
                    details={**extracted.details, "classification": {k: round(v, 2) for k, v in kind.scores.items()}})
 
 
@@ -108,7 +115,11 @@ def _payments(fields: dict[str, Any]) -> list[dict[str, Any]]:
              "booking_date": fields["issue_date"]}]
 
 
-def _overall(classification: float, found: dict[str, Any]) -> float:
-    """Honest about gaps: the key fields missing count as zero."""
-    scores = [found[key].confidence if found.get(key) is not None else 0.0 for key in KEY_FIELDS]
-    return round(min(classification, mean(scores)) if classification else 0.0, 2)
+def _overall(classification: float, found: dict[str, Any], doc_type: str | None) -> float:
+    """Honest about gaps: an expected field that was not found counts as zero."""
+    scores = []
+    for key in EXPECTED.get(doc_type or "", DEFAULT_EXPECTED):
+        value = found.get(key)
+        value = value[0] if isinstance(value, list) and value else value
+        scores.append(value.confidence if isinstance(value, Found) else 0.0)
+    return round(min(classification, mean(scores)), 2)
