@@ -296,7 +296,6 @@ class Extraction(Base):
     text: Mapped[str] = mapped_column(Text)
     fields: Mapped[dict[str, Any]]
     confidence: Mapped[float | None]
-    provenance: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # field path -> page, span, confidence
     created_at: Mapped[datetime]
 
 

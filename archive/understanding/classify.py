@@ -43,6 +43,7 @@ CUES: list[tuple[str, float, str]] = [
 ]
 _COMPILED = sorted(((t, w, re.compile(p)) for t, w, p in CUES), key=lambda c: -len(c[2].pattern))
 TITLE_LINES, TOP_LINES = 6, 15
+TITLE_FACTOR = 3.0
 PRIOR = 0.5  # score mass kept for "something else"
 MIN_SCORE = 0.9
 
@@ -56,11 +57,15 @@ class Classification:
 
 def classify(pages: list[str]) -> Classification:
     scores: dict[str, float] = {}
+    titled = False  # only the first title-like line is the title; later ones are headings or citations
     for page_number, page in enumerate(pages):
         lines = [line for line in fold(page).splitlines() if line.strip()]
         for line_number, line in enumerate(lines):
-            for doc_type, weight, factor in _line_hits(line, page_number, line_number):
+            line_titled = False
+            for doc_type, weight, factor in _line_hits(line, page_number, line_number, titled):
                 scores[doc_type] = scores.get(doc_type, 0.0) + weight * factor
+                line_titled = line_titled or factor == TITLE_FACTOR
+            titled = titled or line_titled
     ranked = sorted(scores.items(), key=lambda item: -item[1])
     if not ranked or ranked[0][1] < MIN_SCORE:
         return Classification(None, 0.0, scores)
@@ -69,22 +74,29 @@ def classify(pages: list[str]) -> Classification:
     return Classification(ranked[0][0], round(best / (best + second + PRIOR), 2), scores)
 
 
-def _line_hits(line: str, page_number: int, line_number: int):
+def _line_hits(line: str, page_number: int, line_number: int, titled: bool):
     remaining = line
     for doc_type, weight, pattern in _COMPILED:
         for match in pattern.finditer(remaining):
             if doc_type:
-                yield doc_type, weight, _position_factor(line, match.start(), match.end(), page_number, line_number)
+                yield doc_type, weight, _position_factor(line, match.start(), match.end(), page_number, line_number,
+                                                         titled)
         remaining = pattern.sub(lambda m: " " * len(m.group()), remaining)
 
 
-def _position_factor(line: str, start: int, end: int, page_number: int, line_number: int) -> float:
+TITLE_PREFIX = re.compile(r"[\s:#*|-]*(?:[a-z]+\s+){0,2}[a-z]*")
+CITATION = re.compile(r"[\s.:-]*(?:n\s?[o°]|nr|no|num|nummer|number|#)(?![a-z])")
+
+
+def _position_factor(line: str, start: int, end: int, page_number: int, line_number: int, titled: bool) -> float:
+    """A cue followed by a number outside the title cites another document ("Bon de livraison n° BL-7")."""
+    cited = 0.3 if CITATION.match(line, end) else 1.0
     if page_number > 0:
-        return 0.4
-    stripped = line.strip()
-    title_like = len(stripped) <= 60 and line[:start].strip(" :-#*|") == ""
-    if line_number < TITLE_LINES and title_like:
-        return 3.0
+        return 0.4 * cited
+    stripped = line.strip()  # a title may qualify its noun: "Supply Agreement", "Rahmenvertrag"
+    title_like = len(stripped) <= 60 and TITLE_PREFIX.fullmatch(line[:start]) is not None
+    if line_number < TITLE_LINES and title_like and not titled:
+        return TITLE_FACTOR
     if line_number < TOP_LINES:
-        return 1.5
-    return 1.0
+        return 1.5 * cited
+    return 1.0 * cited

@@ -1,4 +1,4 @@
-"""understanding: confirmed fields, document references, review queue, extraction provenance
+"""understanding: confirmed fields, document references, review queue
 
 Revision ID: 0006
 Revises: 0004
@@ -48,13 +48,9 @@ def upgrade() -> None:
     )
     op.create_index('ix_review_items_document_id', 'review_items', ['document_id'], unique=False)
     op.create_index('ix_review_items_open', 'review_items', ['resolved_at', 'document_id'], unique=False)
-    with op.batch_alter_table('extractions', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('provenance', sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('extractions', schema=None) as batch_op:
-        batch_op.drop_column('provenance')
     op.drop_index('ix_review_items_open', table_name='review_items')
     op.drop_index('ix_review_items_document_id', table_name='review_items')
     op.drop_table('review_items')
