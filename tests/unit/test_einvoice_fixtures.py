@@ -146,3 +146,18 @@ def test_order_x_is_an_order_not_an_invoice_and_does_not_reference_itself():
     assert extracted.fields["order_references"] == []
     response = parse_xml(order.replace(b"<ram:TypeCode>220<", b"<ram:TypeCode>231<"))
     assert response.doc_type == "order_confirmation"
+
+
+def test_from_pdf_ignores_an_attachment_that_inflates_past_the_cap(monkeypatch):
+    from archive.extraction.einvoice import pdf as pdf_module
+    padded = fixture("invoice-cii.xml").replace(b"<rsm:ExchangedDocument>", b"<!--" + b" " * 200_000 + b"-->"
+                                                b"<rsm:ExchangedDocument>", 1)
+    pdf = pikepdf.open(io.BytesIO(pdf_with({"factur-x.xml": padded})))
+    stream = pdf.attachments["factur-x.xml"].obj.EF.F
+    if "/Params" in stream:
+        del stream["/Params"]  # no declared size: only the inflation cap can stop it
+    out = io.BytesIO()
+    pdf.save(out, compress_streams=True)
+    assert from_pdf(out.getvalue()).fields["number"] == "FA-2026-0042"
+    monkeypatch.setattr(pdf_module, "MAX_ATTACHMENT", 100_000)
+    assert from_pdf(out.getvalue()) is None
