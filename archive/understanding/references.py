@@ -35,7 +35,15 @@ for _kind, _noun in NOUNS.items():
     _LABELS.append((_kind, 0.85, re.compile(r"\b" + NUMBER_WORD + r"\s*(?:de\s+(?:la\s+|l.)?|du\s+|d.)?"
                                              + OWNERS + r"(?:" + _noun + r")\b")))
     _LABELS.append((_kind, 0.65, re.compile(r"\b" + OWNERS + r"(?:" + _noun + r")\b(?=\s*:?\s*[A-Za-z\-]{0,4}\d)")))
-GENERIC = re.compile(r"^\s*(?:n\s?[o°]|nr|no|num(?:ero|ber)|nummer|belegnummer|document no)\.?\s*[:#]?", re.M)
+GENERIC = re.compile(r"^\s*(?:n\s?[o°]|nr|no|num(?:ero|ber)|nummer|beleg-?nr|belegnummer|document no)\.?\s*[:#]?",
+                     re.M)
+# the buyer's own reference is, in practice, its order number ("Votre référence PO445")
+BUYER_REFERENCE = re.compile(r"\b(?:votre reference|vos references?|your reference|your ref|ihr zeichen|ihre referenz"
+                             r"|buyer reference)\b\.?")
+# a bare "Nummer:" just under a buyer heading is the customer number
+BUYER_HEADING = re.compile(r"^\s*(?:kaufer|kunde|rechnungsempfanger|leistungsempfanger|buyer|customer|client|acheteur"
+                           r"|destinataire|bill to)\b")
+SECTION_NUMBER = re.compile(r"^\s*(?:nummer|number|numero|nr|no|id|kennung)\.?\s*:")
 INLINE = re.compile(r"(?<=\s)" + NUMBER_WORD)  # "CONTRAT DE FOURNITURE N° CT-1" in the title lines
 TITLE_LINES = 8
 
@@ -65,6 +73,17 @@ def _candidates(lines: list[Line], index: int):
             value = _value_after(lines, index, match.end(), confidence)
             if value is not None:
                 yield kind, match.start(), value
+    reference = BUYER_REFERENCE.search(line.folded)
+    if reference:
+        value = _value_after(lines, index, reference.end(), 0.6)
+        if value is not None:
+            yield "order", 999, value
+    section = SECTION_NUMBER.match(line.folded)
+    if section and any(BUYER_HEADING.match(lines[i].folded) for i in range(max(0, index - 3), index)
+                       if lines[i].page == line.page):
+        value = _value_after(lines, index, section.end(), 0.6)
+        if value is not None:
+            yield "customer", 998, value
     generic = GENERIC.match(line.folded)
     if generic:
         value = _value_after(lines, index, generic.end(), 0.6)
