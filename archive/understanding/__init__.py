@@ -41,8 +41,9 @@ def understand(extracted: Extracted) -> Extracted:
     pages = extracted.pages or ([extracted.text] if extracted.text else [])
     if not any(page.strip() for page in pages):
         return replace(extracted, doc_type=None, fields=blank_fields(), confidence=0.0, provenance={})
-    lines = lines_of(pages, [fold(page) for page in pages])
-    kind = classify(pages)
+    folded = [fold(page) for page in pages]
+    lines = lines_of(pages, folded)
+    kind = classify(pages, folded)
     found = _found_values(lines, kind.doc_type)
     fields, provenance = _assemble(found, kind.doc_type)
     return replace(extracted, doc_type=kind.doc_type, fields=fields, provenance=provenance,

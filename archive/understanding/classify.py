@@ -42,6 +42,7 @@ CUES: list[tuple[str, float, str]] = [
     ("shipping_document", 1.5, r"\blettre de voiture\b|frachtbrief|\bbill of lading\b|\bwaybill\b"
                                r"|\bavis d.expedition\b|versandanzeige|\bshipping notice\b|\bdelivery advice\b"),
 ]
+ANY_CUE = re.compile("|".join(f"(?:{p})" for t, _, p in CUES if t))
 _COMPILED = sorted(((t, w, re.compile(p)) for t, w, p in CUES), key=lambda c: -len(c[2].pattern))
 TITLE_LINES, TOP_LINES = 6, 15
 TITLE_FACTOR = 3.0
@@ -58,13 +59,17 @@ class Classification:
     scores: dict[str, float]
 
 
-def classify(pages: list[str]) -> Classification:
+def classify(pages: list[str], folded: list[str] | None = None) -> Classification:
     scores: dict[str, float] = {}
     titled = False  # only the first title-like line is the title; later ones are headings or citations
-    for page_number, page in enumerate(pages):
-        raw_lines = [line for line in page.splitlines() if line.strip()]
-        for line_number, raw in enumerate(raw_lines):
-            line, upper = _unspaced(fold(raw)), _capitals(raw)
+    folded = folded or [fold(page) for page in pages]
+    for page_number, (page, folded_page) in enumerate(zip(pages, folded)):
+        pairs = [(raw, low) for raw, low in zip(page.split("\n"), folded_page.split("\n")) if raw.strip()]
+        for line_number, (raw, low) in enumerate(pairs):
+            line = _unspaced(low)
+            if ANY_CUE.search(line) is None:
+                continue
+            upper = _capitals(raw)
             line_titled = False
             for doc_type, weight, factor in _line_hits(line, page_number, line_number, titled, upper):
                 scores[doc_type] = scores.get(doc_type, 0.0) + weight * factor

@@ -41,7 +41,7 @@ AMOUNT_LABELS = [
 ]
 _AMOUNT_LABELS = [(f, p, re.compile(r)) for f, p, r in AMOUNT_LABELS]
 SLASHED = re.compile(r"\b(\d{1,2})/(\d{1,2})/\d{4}\b")
-IDENTIFIER_LINE = re.compile(r"idnr|n[o°]\.? ?(?:de )?tva|tva intra|vat (?:no|id|number|reg)|ust-?id|steuer-?n|siret|siren"
+IDENTIFIER_LINE = re.compile(r"idnr|\bn[o°]?\.? ?(?:de )?tva|numero (?:de )?tva|tva intra|vat (?:no|id|number|reg)|ust-?id|steuer-?n|siret|siren"
                              r"|\biban\b|\bbic\b|swift")
 NOT_AMOUNT_CONTEXT = re.compile(r"n[o°]|nr|number|nummer|id|ident|intra|iban|bic|siret|siren|rcs|capital|kapital")
 CURRENCIES = {"€": "EUR", "eur": "EUR", "euro": "EUR", "euros": "EUR", "$": "USD", "usd": "USD", "£": "GBP",
@@ -89,10 +89,10 @@ def _dated(lines: list[Line], label: re.Pattern, confidence: float, exclude: Fou
            month_first: bool = False) -> Found | None:
     for index, line in enumerate(lines):
         for match in label.finditer(line.folded):
-            for where, offset in after_label(lines, index, match.end()):
+            for where, offset in after_label(lines, index, match.end(), match.start()):
                 dates = [d for d in find_dates(where.text, offset, month_first=month_first)
                          if exclude is None or (where.page, where.start + d[1]) != (exclude.page, exclude.start)]
-                if dates and (where is line or dates[0][1] < 12):
+                if dates and (where is line or dates[0][1] == offset or (offset == 0 and dates[0][1] < 12)):
                     value, start, end = dates[0]
                     return Found(value.isoformat(), where.page, where.start + start, where.start + end, confidence)
     return None
@@ -101,18 +101,12 @@ def _dated(lines: list[Line], label: re.Pattern, confidence: float, exclude: Fou
 def find_amounts(lines: list[Line], credit: bool = False) -> dict[str, Found]:
     best: dict[str, tuple[int, Found]] = {}
     rate_lines: list[Found] = []
-    for line in lines:
-        labelled = _line_label(line)
-        if labelled is None:
-            continue
-        field, priority, end = labelled
-        amount = _last_amount(line, end, credit)
-        if amount is None:
-            continue
-        if (field, priority) == ("tax_total", 2):
-            rate_lines.append(amount)
-        if priority >= best.get(field, (0, None))[0]:
-            best[field] = (priority, amount)
+    for index, line in enumerate(lines):
+        for field, priority, amount, in_header in _line_amounts(lines, index, credit):
+            if (field, priority) == ("tax_total", 2) and not in_header:
+                rate_lines.append(amount)
+            if priority >= best.get(field, (0, None))[0]:
+                best[field] = (priority, amount)
     found = {field: item for field, (_, item) in best.items()}
     if len(rate_lines) > 1 and best.get("tax_total", (0,))[0] == 2:
         total = sum(Decimal(f.value) for f in rate_lines)
@@ -120,18 +114,64 @@ def find_amounts(lines: list[Line], credit: bool = False) -> dict[str, Found]:
     return _cross_check(found)
 
 
-def _line_label(line: Line) -> tuple[str, int, int] | None:
-    if IDENTIFIER_LINE.search(line.folded):
+def _line_amounts(lines: list[Line], index: int, credit: bool):
+    """The line's best label with the last amount after it; or, for a header row without amounts, each of its
+    labels with the amount in the next line under it ("Nettobetrag   MwSt   Gesamtbetrag")."""
+    labels = _line_labels(lines[index])
+    if not labels:
+        return
+    field, priority, start, end = labels[0]
+    amount = _last_amount(lines[index], end, credit)
+    if amount is not None:
+        yield field, priority, amount, False
+        return
+    following = next((ln for ln in lines[index + 1:index + 3] if ln.text.strip()), None)
+    if following is None or following.page != lines[index].page or len(labels) < 2:
+        return
+    amounts = [m for m in AMOUNT.finditer(following.text)
+               if not re.match(r"\s?%", following.text[m.end():m.end() + 2])]
+    in_order = sorted(labels, key=lambda label: label[2])
+    if len(amounts) == len(in_order):  # one amount per column: matched in order, whatever the spacing
+        pairs = [(label, _found(following, match, credit)) for label, match in zip(in_order, amounts)]
+    else:
+        pairs = [(label, _amount_under(following, label[2], label[3], credit)) for label in in_order]
+    taken: set[str] = set()
+    for (field, priority, _, _), amount in pairs:
+        if amount is not None and field not in taken:
+            taken.add(field)
+            yield field, priority, _with_confidence(amount, 0.7), True
+
+
+def _amount_under(following: Line, start: int, end: int, credit: bool) -> Found | None:
+    for match in AMOUNT.finditer(following.text):
+        if abs(match.end() - end) <= 10 or abs(match.start() - start) <= 4:
+            return _found(following, match, credit)
+    return None
+
+
+def _found(line: Line, match: re.Match, credit: bool) -> Found | None:
+    value = parse_amount(match.group())
+    if value is None:
         return None
-    best = None
+    return Found(str(abs(value) if credit else value), line.page, line.start + match.start(),
+                 line.start + match.end(), 0.7)
+
+
+def _line_labels(line: Line) -> list[tuple[str, int, int, int]]:
+    """(field, priority, start, end) of the labels on a line, best first, overlapping ones dropped."""
+    if IDENTIFIER_LINE.search(line.folded):
+        return []
+    found = []
     for field, priority, label in _AMOUNT_LABELS:
-        match = label.search(line.folded)
-        if match is None or NOT_AMOUNT_CONTEXT.match(line.folded, match.end() + 1):
-            continue
-        rank = (priority, match.end() - match.start())
-        if best is None or rank > best[0]:
-            best = (rank, field, match.end())
-    return None if best is None else (best[1], best[0][0], best[2])
+        for match in label.finditer(line.folded):
+            if not NOT_AMOUNT_CONTEXT.match(line.folded, match.end() + 1):
+                found.append((priority, match.end() - match.start(), field, match.start(), match.end()))
+    found.sort(key=lambda item: (-item[0], -item[1]))
+    kept: list[tuple[str, int, int, int]] = []
+    for priority, _, field, start, end in found:
+        if all(end <= s or start >= e for _, _, s, e in kept):
+            kept.append((field, priority, start, end))
+    return kept
 
 
 def _last_amount(line: Line, offset: int, credit: bool = False) -> Found | None:
@@ -144,7 +184,8 @@ def _last_amount(line: Line, offset: int, credit: bool = False) -> Found | None:
     value = parse_amount(match.group())
     if value is None:
         return None
-    return Found(str(abs(value) if credit else value), line.page, line.start + match.start(), line.start + match.end(), 0.85)
+    return Found(str(abs(value) if credit else value), line.page, line.start + match.start(),
+                 line.start + match.end(), 0.85)
 
 
 def amount_due_default(found: dict[str, Found]) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
@@ -54,11 +55,15 @@ def amount_text(value: Decimal) -> str:
 
 def fold(text: str) -> str:
     """Lower case without accents, same length as the input (so offsets stay valid)."""
-    out = []
-    for ch in text:
-        base = unicodedata.normalize("NFKD", ch)[:1] if ord(ch) > 127 else ch
-        out.append((base or ch).lower()[:1] or " ")
-    return "".join(out).replace("ß", "s")
+    return text.translate({ord(ch): _fold_char(ch) for ch in set(text) if ch.isupper() or ord(ch) > 127})
+
+
+@lru_cache(maxsize=4096)
+def _fold_char(ch: str) -> str:
+    if ch == "ß":
+        return "s"
+    base = unicodedata.normalize("NFKD", ch)[:1] if ord(ch) > 127 else ch
+    return (base or ch).lower()[:1] or " "
 
 
 def parse_date(match: re.Match, month_first: bool = False) -> date | None:
