@@ -163,3 +163,12 @@ def test_from_pdf_ignores_an_attachment_that_inflates_past_the_cap(monkeypatch):
     assert from_pdf(out.getvalue()).fields["number"] == "FA-2026-0042"
     monkeypatch.setattr(pdf_module, "MAX_ATTACHMENT", 100_000)
     assert from_pdf(out.getvalue()) is None
+
+
+def test_peppol_sbdh_envelope_is_unwrapped():
+    ubl = fixture("invoice-ubl.xml").split(b"?>", 1)[1]
+    envelope = (b'<StandardBusinessDocument xmlns="http://www.unece.org/cefact/namespaces/StandardBusinessDocumentHeader">'
+                b"<StandardBusinessDocumentHeader><HeaderVersion>1.0</HeaderVersion></StandardBusinessDocumentHeader>"
+                + ubl + b"</StandardBusinessDocument>")
+    extracted = parse_xml(envelope)
+    assert extracted.details["root"] == "Invoice" and extracted.fields["number"] == "FA-2026-0042"
