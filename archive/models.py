@@ -106,6 +106,8 @@ class Document(Base):
     held: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
     disposed_at: Mapped[datetime | None]
+    # GDPR art. 17 (retention/erasure.py): erasure requested while retention still binds; readable by few.
+    restricted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     customer: Mapped[Customer] = relationship()
     order: Mapped[Order | None] = relationship()
     versions: Mapped[list[DocumentVersion]] = relationship(
@@ -318,3 +320,4 @@ class Rendition(Base):
 
 
 from archive import models_retention  # noqa: E402,F401 - registers the retention tables on Base.metadata
+from archive import models_understanding  # noqa: E402,F401 - registers the understanding tables on Base.metadata

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from archive.access import readable, record_refusal, refusal
 from archive.documents import Content, load, verify_blob
 from archive.errors import Gone, NotFound
 from archive.hashing import spool_stream
@@ -49,6 +50,15 @@ def checksums_of(session: Session, document_ids: list[str]) -> set[str]:
 
 def open_rendition(rt: Runtime, actor: Actor, document_id: str, kind: str) -> Content:
     """The rendition of the current version, verified against its checksum; the read is audited."""
+    with rt.transaction() as session:
+        document = load(session, document_id)
+        if not readable(actor, document):
+            record_refusal(session, rt.clock, actor, document_id, "rendition")
+            refused = True
+        else:
+            refused = False
+    if refused:
+        raise refusal(document_id)
     with rt.transaction() as session:
         document = load(session, document_id)
         if document.status == "disposed":

@@ -446,6 +446,7 @@ def test_every_documented_operation_succeeds_as_documented(api, token_headers, r
     api.call("delete", "/searches/{saved_id}", 204, params={"saved_id": saved["id"]}, headers=auth)
 
     exercise_retention(api, auth, runtime, system_actor, invoice, confirmation)
+    exercise_review(api, auth, runtime, loose)
 
     api.call("get", "/openapi.json", 200)
 
@@ -475,6 +476,30 @@ def exercise_processing(api, auth, runtime, invoice, invoice_pdf):
     assert [r["kind"] for r in shown["renditions"]] == ["ocr-pdfa"]
     api.call("get", "/documents/{document_id}/renditions/{kind}", 404,
              params={"document_id": invoice["id"], "kind": "thumbnail"}, headers=auth)
+
+
+def exercise_review(api, auth, runtime, loose):
+    """An unstructured delivery note citing an order nobody filed: queued for review, then confirmed."""
+    from tests.integration.understanding_support import store_text_extraction
+    note = api.call("post", "/documents", 201, headers=auth, form={
+        "file": (pdf_bytes("Lieferschein LS-1"), "ls.pdf"),
+        "metadata": metadata(doc_type="delivery_note", customer={"number": "C-2001"}, order=None)}).get_json()
+    store_text_extraction(runtime, note["id"], "Muster GmbH\nLieferschein Nr. LS-1\nIhre Bestellung Nr. PO-9999\n")
+    queue = api.call("get", "/review", 200, query={"limit": "1"}, headers=auth).get_json()
+    assert queue["items"][0]["document"]["id"] == note["id"]
+    assert {r["code"] for r in queue["items"][0]["reasons"]} == {"order_reference_unresolved",
+                                                               "delivery_note_without_order"}
+    confirmed = api.call("post", "/documents/{document_id}/confirm", 200, params={"document_id": note["id"]},
+                         headers=auth, json_body={"fields": {"order_references": ["PO-2001"]}}).get_json()
+    assert confirmed["changes"] == {"order_references": {"old": ["PO-9999"], "new": ["PO-2001"]}}
+    assert confirmed["open_reasons"] == []
+    dossier = api.call("get", "/customers/{number}/orders/{order_number}", 200,
+                       params={"number": "C-2001", "order_number": "PO-2001"}, headers=auth).get_json()
+    cards = {d["id"]: d for s in dossier["stages"] for d in s["documents"]}
+    assert cards[note["id"]]["extracted"]["fields"]["order_references"]["confirmed"] is True
+    assert dossier["flags"]["stages_present"] == ["fulfilment", "other"] or "fulfilment" in \
+        dossier["flags"]["stages_present"]
+    assert api.call("get", "/review", 200, headers=auth).get_json()["items"] == []
 
 
 def exercise_retention(api, auth, runtime, system_actor, invoice, confirmation):
@@ -515,6 +540,23 @@ def exercise_retention(api, auth, runtime, system_actor, invoice, confirmation):
     assert gone["code"] == "disposed"
     tombstone = api.call("get", "/documents/{document_id}", 200, params=doc, headers=auth).get_json()
     assert tombstone["retention"]["status"] == "disposed"
+    exercise_erasure(api, auth, managers, done)
+
+
+def exercise_erasure(api, auth, managers, done):
+    """A GDPR erasure request for the customer whose invoice was just disposed."""
+    assert done["erasure_request_id"] is None
+    recorded = api.call("post", "/erasure-requests", 201, headers=managers["alice"], json_body={
+        "customer": "C-1042", "requester": "the data subject", "legal_ground": "GDPR art. 17(1)(a)",
+        "reference": "DPO-1"}).get_json()
+    ids = {"request_id": recorded["id"]}
+    listed = api.call("get", "/erasure-requests", 200, query={"customer": "C-1042"}, headers=auth).get_json()
+    assert [r["id"] for r in listed["items"]] == [recorded["id"]]
+    assert api.call("get", "/erasure-requests/{request_id}", 200, params=ids, headers=auth).get_json() == recorded
+    report = api.call("get", "/erasure-requests/{request_id}/report", 200, params=ids, headers=auth).get_json()
+    disposed = [d for d in report["documents"] if d["state"] == "disposed"]
+    assert [d["certificate"] for d in disposed] == [done["certificate_id"]]
+    assert sum(report["summary"].values()) == recorded["document_count"] == len(report["documents"])
 
 
 # --- authentication and scopes ------------------------------------------------------------------------------------
@@ -573,6 +615,12 @@ ONLY_THE_SCOPE = {
     ("/disposition-batches/{batch_id}", "get"): (404, "batch_not_found"),
     ("/disposition-batches/{batch_id}/approve", "post"): (403, "role_required"),
     ("/disposition-batches/{batch_id}/execute", "post"): (403, "role_required"),
+    ("/erasure-requests", "post"): (400, "invalid_json"),
+    ("/erasure-requests", "get"): (200, None),
+    ("/erasure-requests/{request_id}", "get"): (404, "erasure_request_not_found"),
+    ("/erasure-requests/{request_id}/report", "get"): (404, "erasure_request_not_found"),
+    ("/review", "get"): (200, None),
+    ("/documents/{document_id}/confirm", "post"): (404, "document_not_found"),
 }
 
 

@@ -183,3 +183,22 @@ def test_structured_documents_come_out_exact_through_the_pipeline(client, auth, 
     if number:
         assert extracted["fields"]["number"] == number
         assert search_ids(client, auth, number) == [shown["id"]]
+
+
+def test_a_restricted_documents_rendition_is_refused_like_its_content(client, auth, runtime, make_token):
+    from archive.processing import SYSTEM
+    from archive.renditions import store_rendition
+    shown = file_and_process(client, auth, runtime, make.text_pdf([make.ENGLISH]), "a.pdf")
+    made = runtime.settings.data_dir / "r.pdf"
+    made.write_bytes(make.text_pdf([["rendition"]]))
+    with runtime.transaction() as session:
+        store_rendition(session, runtime, SYSTEM, shown["id"], 1,
+                        {"path": str(made), "kind": "ocr-pdfa", "mime_type": "application/pdf"})
+        session.get(Document, shown["id"]).restricted = True
+    reader = {"Authorization": f"Bearer {make_token('read')}"}
+    refused = client.get(f"/api/v1/documents/{shown['id']}/renditions/ocr-pdfa", headers=reader)
+    assert refused.status_code == 403 and refused.json["code"] == "restricted"
+    with runtime.reading() as session:
+        event = session.scalars(select(AuditEvent).where(AuditEvent.action == "document.access_refused")).one()
+        assert event.details["access"] == "rendition"
+    assert client.get(f"/api/v1/documents/{shown['id']}/renditions/ocr-pdfa", headers=auth).status_code == 200
