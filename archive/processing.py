@@ -178,5 +178,6 @@ def _link(rt: Runtime, document_id: str) -> None:
     if find_spec("archive.linking") is None:
         return
     from archive.linking import link_document
+    from retention.policies import schedule_of
     with rt.transaction() as session:
-        link_document(session, rt.clock, document_id)
+        link_document(session, rt.clock, document_id, schedule_of(rt))  # retention follows an order attached here
