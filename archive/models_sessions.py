@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import JSON, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from archive.models import Base, User
@@ -19,6 +19,7 @@ class UiSession(Base):
     expires_at: Mapped[datetime] = mapped_column(index=True)
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(500))
+    notices: Mapped[list | None] = mapped_column(JSON)  # [[category, text]] shown once, on the next page
     user: Mapped[User] = relationship()
 
 

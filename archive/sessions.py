@@ -39,6 +39,7 @@ class SessionInfo:
     language: str | None
     csrf_token: str
     actor: Actor
+    has_notices: bool = False
 
 
 def session_actor(user: User, ip: str | None, user_agent: str | None) -> Actor:
@@ -149,7 +150,24 @@ def set_language(rt: Runtime, info: SessionInfo, language: str) -> None:
 
 
 def _info(row: UiSession, user: User, actor: Actor) -> SessionInfo:
-    return SessionInfo(user.id, user.username, user.role, user.language, row.csrf_token, actor)
+    return SessionInfo(user.id, user.username, user.role, user.language, row.csrf_token, actor, bool(row.notices))
+
+
+def push_notice(rt: Runtime, token: str, category: str, text: str) -> None:
+    """A one-time message for the session's next page (the result of the action just done)."""
+    with rt.transaction() as session:
+        row = session.get(UiSession, _digest(token))
+        if row is not None:
+            row.notices = [*(row.notices or []), [category, text[:1000]]]
+
+
+def take_notices(rt: Runtime, token: str) -> list[tuple[str, str]]:
+    with rt.transaction() as session:
+        row = session.get(UiSession, _digest(token))
+        if row is None or not row.notices:
+            return []
+        notices, row.notices = row.notices, None
+    return [(category, text) for category, text in notices]
 
 
 def _throttle_key(username: str, ip: str | None) -> str:

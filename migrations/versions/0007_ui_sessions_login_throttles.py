@@ -26,6 +26,7 @@ def upgrade() -> None:
     sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('ip', sa.String(length=64), nullable=True),
     sa.Column('user_agent', sa.String(length=500), nullable=True),
+    sa.Column('notices', sa.JSON(), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ),
     sa.PrimaryKeyConstraint('id')
     )

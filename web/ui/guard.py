@@ -79,6 +79,18 @@ def may_read(scope: str) -> bool:
     return info is not None and scope in info.actor.scopes
 
 
+def notify(text: str, category: str = "ok") -> None:
+    """Tell the user, on the next page, what their action did."""
+    sessions.push_notice(runtime(), request.cookies[SESSION_COOKIE], category, str(text))
+
+
+def notices() -> list[tuple[str, str]]:
+    info = g.get("ui")
+    if info is None or not info.has_notices:
+        return []
+    return sessions.take_notices(runtime(), request.cookies[SESSION_COOKIE])
+
+
 def csrf_field() -> Markup:
     token = g.ui.csrf_token if g.get("ui") else g.get("login_csrf", "")
     return Markup('<input type="hidden" name="csrf_token" value="%s">') % escape(token)
@@ -95,7 +107,7 @@ ROLE_LABELS = {"admin": lazy_gettext("administrator"), "records_manager": lazy_g
 
 @bp.app_context_processor
 def template_helpers() -> dict[str, Any]:
-    return {"can": can, "may_read": may_read, "csrf_field": csrf_field, "ui": g.get("ui"),
+    return {"can": can, "may_read": may_read, "csrf_field": csrf_field, "ui": g.get("ui"), "notices": notices,
             "current_locale": lambda: str(get_locale() or "en"), "role_label": lambda r: ROLE_LABELS.get(r, r),
             "short": lambda checksum: (checksum or "").removeprefix("sha256:")[:12], **label_helpers()}
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from archive import accounts, overview
 from archive.models import ROLES
 from audit import signing
 from web.context import actor, runtime
-from web.ui.guard import bp, page
+from web.ui.guard import bp, notify, page
 
 
 @bp.get("/admin")
@@ -37,7 +37,7 @@ def admin_user_active(user_id: str):
     rt = runtime()
     with rt.transaction() as session:
         accounts.set_active(session, rt.clock, actor(), user_id, request.form.get("active") == "1")
-    flash(_("Account updated."), "ok")
+    notify(_("Account updated."), "ok")
     return redirect(url_for("ui.admin"))
 
 
@@ -60,7 +60,7 @@ def admin_token_revoke(token_id: str):
     rt = runtime()
     with rt.transaction() as session:
         accounts.revoke_token(session, rt.clock, actor(), token_id)
-    flash(_("Token revoked."), "ok")
+    notify(_("Token revoked."), "ok")
     return redirect(url_for("ui.admin"))
 
 
@@ -71,7 +71,7 @@ def admin_key_rotate():
     with rt.transaction() as session:
         key = signing.generate_key(session, rt.clock, actor(), Path(rt.settings.signing_key_dir), rotate=True)
         key_id = key.key_id
-    flash(_("New signing key %(key)s in force.", key=key_id), "ok")
+    notify(_("New signing key %(key)s in force.", key=key_id), "ok")
     return redirect(url_for("ui.admin"))
 
 

@@ -1,7 +1,7 @@
 """A document: preview, metadata and extracted fields, versions, relations, retention, holds, audit history."""
 from __future__ import annotations
 
-from flask import Response, flash, g, redirect, render_template, request, url_for
+from flask import Response, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from archive import documents, filing, overview, previews
@@ -12,7 +12,7 @@ from retention.policies import schedule_of
 from web.context import actor, runtime
 from web.downloads import content_disposition
 from web.params import positive_int_param
-from web.ui.guard import bp, may_read, page
+from web.ui.guard import bp, notify, may_read, page
 from web.uploads import uploaded_spool
 
 PREVIEW_CSP = "default-src 'none'; img-src 'self'; object-src 'self'; frame-ancestors 'self'; sandbox"
@@ -70,7 +70,7 @@ def document_new_version(document_id: str):
         raise InvalidInput("file: choose a file", code="missing_file", field="file")
     receipt = filing.add_version(runtime(), document_id, spool, actor(), filename=request.files["file"].filename,
                                  reason=request.form.get("reason") or None)
-    flash(_("Version %(number)s filed (%(checksum)s).", number=receipt["version"], checksum=receipt["checksum"]),
+    notify(_("Version %(number)s filed (%(checksum)s).", number=receipt["version"], checksum=receipt["checksum"]),
           "ok")
     return redirect(url_for("ui.document", document_id=document_id))
 
@@ -83,7 +83,7 @@ def document_correct(document_id: str):
     if "order" in changes:
         body["order"] = {"number": changes["order"]} if changes["order"] else None
     documents.update_metadata(runtime(), actor(), document_id, parse_patch(body))
-    flash(_("Metadata corrected."), "ok")
+    notify(_("Metadata corrected."), "ok")
     return redirect(url_for("ui.document", document_id=document_id))
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from archive import overview
@@ -11,7 +11,7 @@ from archive.errors import InvalidInput
 from retention import disposition, holds
 from retention.policies import schedule_of
 from web.context import actor, runtime
-from web.ui.guard import bp, page
+from web.ui.guard import bp, notify, page
 
 
 @bp.get("/retention")
@@ -31,7 +31,7 @@ def retention():
 def hold_place():
     hold = holds.place_hold(runtime(), actor(), {"scope": _scope(), "reason": request.form.get("reason", ""),
                                                  "case_reference": request.form.get("case_reference", "")})
-    flash(_("Legal hold placed on %(count)s documents.", count=hold["document_count"]), "ok")
+    notify(_("Legal hold placed on %(count)s documents.", count=hold["document_count"]), "ok")
     return redirect(request.form.get("back") if _local(request.form.get("back")) else url_for("ui.retention"))
 
 
@@ -39,7 +39,7 @@ def hold_place():
 @page(scope="audit")
 def hold_release(hold_id: str):
     holds.release_hold(runtime(), actor(), hold_id, request.form.get("reason", ""))
-    flash(_("Legal hold released."), "ok")
+    notify(_("Legal hold released."), "ok")
     return redirect(url_for("ui.retention"))
 
 
@@ -47,7 +47,7 @@ def hold_release(hold_id: str):
 @page(scope="audit")
 def batch_propose():
     batch = disposition.propose(runtime(), actor(), {"reason": request.form.get("reason") or None})
-    flash(_("Disposition batch proposed with %(count)s documents.", count=batch["document_count"]), "ok")
+    notify(_("Disposition batch proposed with %(count)s documents.", count=batch["document_count"]), "ok")
     return redirect(url_for("ui.retention"))
 
 
@@ -55,7 +55,7 @@ def batch_propose():
 @page(scope="audit")
 def batch_approve(batch_id: str):
     disposition.approve(runtime(), actor(), batch_id)
-    flash(_("Disposition batch approved."), "ok")
+    notify(_("Disposition batch approved."), "ok")
     return redirect(url_for("ui.retention"))
 
 
@@ -63,7 +63,7 @@ def batch_approve(batch_id: str):
 @page(scope="audit")
 def batch_execute(batch_id: str):
     disposition.execute(runtime(), actor(), batch_id)
-    flash(_("Disposition batch executed; the certificate is filed."), "ok")
+    notify(_("Disposition batch executed; the certificate is filed."), "ok")
     return redirect(url_for("ui.retention"))
 
 

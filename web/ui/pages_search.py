@@ -4,7 +4,7 @@ from __future__ import annotations
 import html
 import re
 
-from flask import Response, flash, redirect, render_template, request, url_for
+from flask import Response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
@@ -12,7 +12,7 @@ from search import service
 from search.index import SORTS
 from web.context import actor, runtime
 from web.params import positive_int_param
-from web.ui.guard import bp, page
+from web.ui.guard import bp, notify, page
 
 FACET_FILTERS = {"type": "type", "customer": "customer", "year": "date", "status": "status"}
 _MARK = re.compile(r"(</?mark>)")
@@ -44,7 +44,7 @@ def search_export():
 @page()
 def search_save():
     saved = service.save_search(runtime(), actor(), request.form.get("name", "").strip(), request.form.get("q", ""))
-    flash(_("Saved search “%(name)s”.", name=saved["name"]), "ok")
+    notify(_("Saved search “%(name)s”.", name=saved["name"]), "ok")
     return redirect(url_for("ui.search", q=saved["query"]))
 
 
@@ -52,7 +52,7 @@ def search_save():
 @page()
 def search_delete(saved_id: str):
     service.delete_saved(runtime(), actor(), saved_id)
-    flash(_("Saved search deleted."), "ok")
+    notify(_("Saved search deleted."), "ok")
     return redirect(url_for("ui.search"))
 
 
