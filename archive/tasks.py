@@ -88,6 +88,14 @@ class InProcessQueue:
         if self._thread is not None:
             self._thread.join(timeout=30)
 
+    def wait(self) -> None:
+        """Blocks until stopped (Ctrl-C stops it): `archive worker` on the embedded default."""
+        try:
+            while self._thread is not None and self._thread.is_alive():
+                self._thread.join(timeout=1)
+        except KeyboardInterrupt:
+            self.stop()
+
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:

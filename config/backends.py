@@ -24,7 +24,7 @@ def build_runtime(settings: Settings, clock: Clock = system_clock) -> Runtime:
     reader = engine if engine.dialect.name != "sqlite" else make_engine(settings.database_url, writer=False)
     return Runtime(settings=settings, engine=engine, sessions=make_sessionmaker(engine),
                    blobs=blob_store_for(settings), clock=clock, readers=make_sessionmaker(reader),
-                   search_factory=lambda: search_index_for(settings))
+                   search_factory=lambda: search_index_for(settings), tasks=notifier_for(settings))
 
 
 def search_index_for(settings: Settings):
@@ -39,12 +39,38 @@ def search_index_for(settings: Settings):
                         "(supported: fts5://, http(s)://)")
 
 
+def notifier_for(settings: Settings):
+    """With a broker, every process tells Celery after a commit; without one, only a process that drains
+    (start_tasks) has a queue to tell."""
+    if not settings.broker_url:
+        return None
+    scheme = urlparse(settings.broker_url).scheme
+    if scheme not in ("redis", "rediss"):
+        raise SettingsError(f"ARCHIVE_BROKER_URL: no task queue for scheme {scheme!r} (supported: redis://, rediss://)")
+    from archive.celery_queue import CeleryNotifier
+    return CeleryNotifier(settings.broker_url)
+
+
 def start_tasks(runtime: Runtime) -> None:
-    """The embedded default drains the outbox in a worker thread of each process; with a broker, Celery does."""
+    """The embedded default drains the outbox in a worker thread of each process; with a broker, `archive worker`
+    (Celery) does, and this process only notifies it."""
     from archive.tasks import InProcessQueue
     if not runtime.settings.broker_url:
         runtime.tasks = InProcessQueue(runtime)
         runtime.tasks.start()
+
+
+def run_worker(runtime: Runtime, concurrency: int, poll_seconds: float) -> None:
+    """`archive worker`: a Celery worker on the broker, or, on the embedded default, the outbox loop in the
+    foreground."""
+    if runtime.settings.broker_url:
+        from archive.celery_queue import run_worker as run_celery_worker
+        run_celery_worker(runtime, concurrency, poll_seconds)
+        return
+    from archive.tasks import InProcessQueue
+    runtime.tasks = InProcessQueue(runtime, poll_seconds=poll_seconds)
+    runtime.tasks.start()
+    runtime.tasks.wait()
 
 
 def blob_store_for(settings: Settings) -> BlobStore:

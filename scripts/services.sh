@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install and start the services the tests need: PostgreSQL (Debian packages) and Elasticsearch (Maven Central,
-# scripts/elasticsearch.sh). Idempotent: run it as often as you like.
+# Install and start the services the tests need: PostgreSQL and Redis (Debian packages), Elasticsearch (Maven Central,
+# scripts/elasticsearch.sh), and the OCR tools (Tesseract eng/fra/deu, Ghostscript, qpdf). Idempotent: run it as often
+# as you like.
 # Prints the environment the tests read, e.g.  eval "$(scripts/services.sh --env)".
 set -euo pipefail
 
@@ -8,6 +9,8 @@ PG_USER=archive
 PG_PASSWORD=archive
 PG_PORT=${ARCHIVE_PG_PORT:-5432}
 PG_URL="postgresql+psycopg://${PG_USER}:${PG_PASSWORD}@127.0.0.1:${PG_PORT}/postgres"
+REDIS_PORT=${ARCHIVE_REDIS_PORT:-6379}
+REDIS_URL="redis://127.0.0.1:${REDIS_PORT}/0"
 
 log() { echo "services: $*" >&2; }
 
@@ -21,8 +24,8 @@ apt_install() {
   for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
   [ ${#missing[@]} -eq 0 ] && return 0
   log "installing ${missing[*]}"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}" >/dev/null
 }
 
 start_postgres() {
@@ -46,15 +49,39 @@ start_postgres() {
   as_root su postgres -c "psql -p $PG_PORT -qc 'grant pg_signal_backend to ${PG_USER}'" >/dev/null
 }
 
+start_redis() {
+  apt_install redis-server
+  if redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; then return 0; fi
+  log "starting Redis on port $REDIS_PORT"
+  # Started directly (no systemd in containers); bound to loopback, persistence off: it only carries wake-ups.
+  as_root redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --daemonize yes --save "" --appendonly no \
+    --logfile /tmp/archive-redis.log
+  for _ in $(seq 1 40); do
+    redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG && return 0
+    sleep 0.25
+  done
+  log "Redis did not answer on port $REDIS_PORT"; return 1
+}
+
+install_ocr_tools() {
+  # OCRmyPDF (pip) drives these: Tesseract with the languages we read, Ghostscript for PDF/A, qpdf, pngquant, unpaper.
+  apt_install tesseract-ocr tesseract-ocr-eng tesseract-ocr-fra tesseract-ocr-deu ghostscript qpdf pngquant \
+    unpaper fonts-dejavu-core
+}
+
 here=$(cd "$(dirname "$0")" && pwd)
 case "${1:-}" in
   --env)
     echo "export ARCHIVE_TEST_POSTGRES_URL='${PG_URL}'"
+    echo "export ARCHIVE_TEST_REDIS_URL='${REDIS_URL}'"
     bash "$here/elasticsearch.sh" --env
     ;;
   *)
     start_postgres
     log "PostgreSQL ready at ${PG_URL}"
+    start_redis
+    log "Redis ready at ${REDIS_URL}"
+    install_ocr_tools
     bash "$here/elasticsearch.sh"
     ;;
 esac

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(bash scripts/services.sh --env)"
-export ARCHIVE_TEST_POSTGRES_URL ARCHIVE_TEST_ELASTICSEARCH_URL
+export ARCHIVE_TEST_POSTGRES_URL ARCHIVE_TEST_ELASTICSEARCH_URL ARCHIVE_TEST_REDIS_URL
 status=0
 ARCHIVE_TEST_DB=sqlite .venv/bin/pytest "$@" || status=$?
 ARCHIVE_TEST_DB=postgres .venv/bin/pytest --ignore=tests/contract "$@" || status=$?

@@ -214,11 +214,13 @@ def audit_checkpoint() -> None:
 
 
 
-from web.cli_proof import export_command, fixity, keys, scheduler  # noqa: E402 - they use the helpers above
+from web.cli_processing import reprocess_command, worker_command  # noqa: E402 - they use the helpers above
+from web.cli_proof import export_command, fixity, keys, scheduler  # noqa: E402
 from web.cli_retention import retention_group  # noqa: E402
 from web.cli_search import search_group  # noqa: E402
 
-for command in (keys, export_command, scheduler, fixity, search_group, retention_group):
+for command in (keys, export_command, scheduler, fixity, search_group, retention_group, worker_command,
+                reprocess_command):
     cli.add_command(command)
 
 
