@@ -112,9 +112,9 @@ def reconciliation(cards: Iterable[dict[str, Any]]) -> dict[str, Any]:
         if amount is not None:
             totals[column] += amount
             currencies.update([card["fields"]["currency"]] if card["fields"].get("currency") else [])
-    invoiced = totals["invoiced"] - totals["credited"]
     rows = {c: {"documents": counts[c], "amount": str(totals[c]) if c in totals else None} for c in RECONCILIATION}
-    open_amount = invoiced - totals["paid"] if "invoiced" in totals else None
+    invoiced = totals.get("invoiced", Decimal(0)) - totals.get("credited", Decimal(0))
+    open_amount = invoiced - totals.get("paid", Decimal(0)) if "invoiced" in totals else None
     return {"rows": rows, "currency": ", ".join(sorted(currencies)) or None,
             "open_amount": str(open_amount) if open_amount is not None else None,
             "ordered_vs_invoiced": _compare(totals, "ordered", invoiced)}
