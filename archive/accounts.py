@@ -92,7 +92,7 @@ def _token_owner(session: Session, username: str | None, scopes: list[str]) -> U
 
 
 def authenticate_token(session: Session, clock: Clock, text: str) -> ApiToken:
-    """Finds the token by its embedded id and compares the secret's hash in constant time."""
+    """Finds the token by its embedded id and compares the secret's hash in constant time. Writes nothing."""
     token = session.get(ApiToken, _token_id(text))
     presented = _digest(text)
     stored = token.secret_hash if token else _digest("")
@@ -103,9 +103,18 @@ def authenticate_token(session: Session, clock: Clock, text: str) -> ApiToken:
         raise Unauthenticated("the bearer token has expired or was revoked", code="invalid_token")
     if token.user is not None and not token.user.active:
         raise Unauthenticated("the token's user is disabled", code="invalid_token")
-    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
-        token.last_used_at = now
     return token
+
+
+def last_use_is_stale(token: ApiToken, clock: Clock) -> bool:
+    """`last_used_at` is kept to a resolution, so most requests authenticate without writing anything."""
+    return token.last_used_at is None or clock() - token.last_used_at >= LAST_USED_RESOLUTION
+
+
+def record_token_use(session: Session, clock: Clock, token_id: str) -> None:
+    token = session.get(ApiToken, token_id)
+    if token is not None and last_use_is_stale(token, clock):
+        token.last_used_at = clock()
 
 
 def actor_for_token(token: ApiToken, ip: str | None, user_agent: str | None) -> Actor:

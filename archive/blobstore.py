@@ -58,22 +58,32 @@ class LocalBlobStore:
     def put(self, spool: Spool) -> str:
         spool.finish()
         try:
+            if self.holds(spool.checksum, spool.size):
+                return self.key_for(spool.checksum)
             spool.sync()
             return self.store_file(spool.checksum, spool.path, spool.size)
         finally:
             spool.discard()
 
+    def holds(self, checksum: str, stored_size: int) -> bool:
+        """True when this content is stored already (so a second copy need not even be synced)."""
+        try:
+            actual = self.path_for(checksum).stat().st_size
+        except FileNotFoundError:
+            return False
+        if actual != stored_size:
+            raise IntegrityFailure(f"the stored copy of {checksum} is damaged; run fixity", code="blob_corrupted")
+        return True
+
     def store_file(self, checksum: str, source: Path, stored_size: int) -> str:
         """Links an fsynced file into place. The first writer wins; content is never overwritten."""
         target = self.path_for(checksum)
-        _make_dirs_durable(target.parent)
+        make_fanout_durable(target.parent)
         os.chmod(source, 0o440)
         try:
             os.link(source, target)
         except FileExistsError:
-            if target.stat().st_size != stored_size:
-                raise IntegrityFailure(f"the stored copy of {checksum} is damaged; run fixity",
-                                       code="blob_corrupted") from None
+            self.holds(checksum, stored_size)
             return self.key_for(checksum)
         _fsync_dir(target.parent)
         return self.key_for(checksum)
@@ -154,6 +164,24 @@ def _make_dirs_durable(directory: Path) -> None:
     for new_dir in reversed(missing):
         new_dir.mkdir(exist_ok=True)
         _fsync_dir(new_dir.parent)
+
+
+HEX_PAIRS = [f"{i:02x}" for i in range(256)]
+
+
+def make_fanout_durable(leaf: Path) -> None:
+    """`leaf` is `.../sha256/ab/cd`. A new `ab` is made with all 256 `cd` children at once and synced once, so the
+    blobs that land there later need no directory syncs of their own beyond the one for their link."""
+    if leaf.is_dir():
+        return
+    top = leaf.parent
+    if top.is_dir():
+        leaf.mkdir(exist_ok=True)
+    else:
+        _make_dirs_durable(top)
+        for name in HEX_PAIRS:
+            (top / name).mkdir(exist_ok=True)
+    _fsync_dir(top)
 
 
 def in_parallel(work: Callable[[Any], Any], items: list[Any], threads: int = 16) -> list[Any]:

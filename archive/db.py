@@ -1,6 +1,8 @@
 """The metadata database seam: an SQLAlchemy URL, SQLite (WAL) by default, PostgreSQL at scale."""
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,42 @@ from archive.errors import SchemaOutOfDate
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
-_WRITE_LOCKS: dict[str, threading.RLock] = {}
+class WriterSlot:
+    """SQLite's single writer slot, queued for explicitly: threads on a lock, processes on an flock of a file
+    beside the database. A waiting writer wakes the moment the slot frees, instead of sleeping in SQLite's busy
+    handler, which polls with growing sleeps."""
+
+    def __init__(self, database_path: str) -> None:
+        self.lock_path = f"{database_path}-writer.lock" if database_path not in ("", ":memory:") else None
+        self._threads = threading.RLock()
+        self._depth = 0
+        self._file: tuple[int, Any] | None = None  # (pid, open file): a forked child must open its own
+
+    def acquire(self) -> None:
+        self._threads.acquire()
+        try:
+            if self._depth == 0 and self.lock_path is not None:
+                fcntl.flock(self._lock_file(), fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+        self._depth += 1
+
+    def release(self) -> None:
+        self._depth -= 1
+        try:
+            if self._depth == 0 and self._file is not None:
+                fcntl.flock(self._file[1], fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+    def _lock_file(self) -> Any:
+        if self._file is None or self._file[0] != os.getpid():
+            self._file = (os.getpid(), open(self.lock_path, "a+b"))  # noqa: SIM115 - held for the process
+        return self._file[1]
+
+
+_WRITER_SLOTS: dict[str, WriterSlot] = {}
 
 
 def make_engine(url: str, *, writer: bool = True, durable: bool = True, **kwargs: Any) -> Engine:
@@ -51,9 +88,7 @@ def _sqlite_engine(url: str, writer: bool, durable: bool, **kwargs: Any) -> Engi
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
-    # Threads of one process queue on a lock for the database's single writer slot: SQLite's own busy handler
-    # would make them sleep and poll instead.
-    lock = _WRITE_LOCKS.setdefault(path, threading.RLock()) if writer else None
+    lock = _WRITER_SLOTS.setdefault(path, WriterSlot(path)) if writer else None
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
@@ -69,10 +104,26 @@ def _sqlite_engine(url: str, writer: bool, durable: bool, **kwargs: Any) -> Engi
             raise
 
     if lock is not None:
-        for end in ("commit", "rollback"):
-            event.listen(engine, end, lambda conn: lock.release())
+        # SQLAlchemy fires these events before it asks the driver to end the transaction, so the statement is run
+        # here first: releasing the lock any earlier would let the next writer meet SQLite's busy handler (which
+        # sleeps) while this COMMIT is still syncing. The driver's own commit then finds nothing left to do.
+        event.listen(engine, "commit", lambda conn: _end_then_release(conn, "COMMIT", lock))
+        event.listen(engine, "rollback", lambda conn: _end_then_release(conn, "ROLLBACK", lock))
 
     return engine
+
+
+def _end_then_release(conn: Any, statement: str, lock: WriterSlot) -> None:
+    dbapi_connection = conn.connection.dbapi_connection
+    try:
+        if dbapi_connection.in_transaction:
+            dbapi_connection.execute(statement)
+    except BaseException:
+        if dbapi_connection.in_transaction:  # a failed COMMIT: end it here, or the next writer waits forever
+            dbapi_connection.execute("ROLLBACK")
+        raise
+    finally:
+        lock.release()
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

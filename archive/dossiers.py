@@ -9,7 +9,9 @@ from sqlalchemy.orm import Session, selectinload
 from archive.clock import Clock, isoformat
 from archive.customers import find_customer, order_subject
 from archive.errors import NotFound
+from archive.flags import document_flags, order_flags
 from archive.models import Document, DocumentType, Order, Relation
+from archive.suggestions import Suggested, key_fields, suggested_for
 from audit.log import Actor, append
 
 STAGES = (
@@ -33,21 +35,30 @@ def view_dossier(session: Session, clock: Clock, actor: Actor, customer_number: 
                                 .options(selectinload(Document.versions)).order_by(Document.filed_at)).all()
     append(session, clock, actor, "order.viewed", order_subject(customer_number, order_number),
            {"documents": len(documents)})
+    suggested = suggested_for(session, documents)
+    relations = _relations(session, [d.id for d in documents])
+    stages = _stages(session, documents, suggested, relations)
     return {
         "customer": {"number": customer.number, "name": customer.name},
         "order": {"number": order.number, "status": order.status, "order_date": _date(order.order_date),
                   "created_at": isoformat(order.created_at), "closed_at": isoformat(order.closed_at)},
-        "stages": _stages(session, documents),
-        "relations": _relations(session, [d.id for d in documents]),
+        "stages": stages,
+        "relations": relations,
+        "flags": order_flags(stages, documents, suggested, clock().date()),
     }
 
 
-def _stages(session: Session, documents: list[Document]) -> list[dict[str, Any]]:
+def _stages(session: Session, documents: list[Document], suggested: dict[str, Suggested],
+            relations: list[dict[str, str]]) -> list[dict[str, Any]]:
     stage_of = dict(session.execute(select(DocumentType.code, DocumentType.stage)).all())
+    settling = {r["source"] for r in relations if r["type"] == "settles"}
     groups: dict[str, list[dict[str, Any]]] = {code: [] for code, _ in (*STAGES, OTHER_STAGE)}
     for document in documents:
         stage = stage_of.get(document.doc_type, "other")
-        groups[stage if stage in groups else "other"].append(_card(document))
+        card = _card(document)
+        card["extracted"] = _extracted(suggested[document.id])
+        card["flags"] = document_flags(document, suggested[document.id], document.id in settling)
+        groups[stage if stage in groups else "other"].append(card)
     return [{"stage": code, "label": label, "present": bool(groups[code]), "documents": groups[code]}
             for code, label in (*STAGES, OTHER_STAGE)]
 
@@ -58,6 +69,14 @@ def _card(document: Document) -> dict[str, Any]:
             "document_date": _date(document.document_date), "external_reference": document.external_reference,
             "checksum": current.checksum, "mime_type": current.mime_type, "version": current.number,
             "filed_at": isoformat(document.filed_at), "processing": {"status": document.processing_status}}
+
+
+def _extracted(suggested: Suggested) -> dict[str, Any] | None:
+    """Suggestions until confirmed: each key field with its confidence (1.0 once a person confirmed it)."""
+    if suggested.source is None and suggested.confirmed_at is None:
+        return None
+    return {"doc_type": suggested.doc_type, "source": suggested.source, "confidence": suggested.confidence,
+            "confirmed_at": isoformat(suggested.confirmed_at), "fields": key_fields(suggested)}
 
 
 def _relations(session: Session, ids: list[str]) -> list[dict[str, str]]:

@@ -2,9 +2,12 @@
 
 1. The upload is already spooled, hashed and size-checked (archive.hashing.Spool).
 2. Its type is detected from content and checked against the allow-list.
-3. In one transaction: references are validated, the blob is written (fsync, rename), then the document and version
-   rows, relations, the audit event and the outbox row are inserted. A crash before commit leaves an orphan blob only.
-4. After commit the receipt is returned; only then may anyone be told "filed".
+3. The references are checked in a read-only snapshot, so bad input stores nothing.
+4. The blob is written (fsync, link, fsync the directory) before the transaction, outside the database's single
+   writer slot, so concurrent filers sync their files in parallel.
+5. In one transaction: the references are checked again, then the document and version rows, relations, the audit
+   event and the outbox row are inserted. A crash before commit leaves an orphan blob only.
+6. After commit the receipt is returned; only then may anyone be told "filed".
 """
 from __future__ import annotations
 
@@ -35,7 +38,9 @@ RACE_RETRIES = 3
 def file_document(rt: Runtime, spool: Spool, filing: Filing, actor: Actor, filename: str | None = None,
                   channel: str = "api", idempotency_key: str | None = None) -> dict[str, Any]:
     mime_type = _checked_content(spool)
-    receipt = _retry_on_race(lambda: _file_once(rt, spool, filing, actor, mime_type, filename, channel,
+    _check_references(rt, filing)
+    storage_key = rt.blobs.put(spool)
+    receipt = _retry_on_race(lambda: _file_once(rt, spool, storage_key, filing, actor, mime_type, filename, channel,
                                                 idempotency_key))
     rt.work_committed()
     return receipt
@@ -45,13 +50,15 @@ def file_generated(rt: Runtime, spool: Spool, filing: Filing, actor: Actor, mime
                    filename: str) -> dict[str, Any]:
     """Files content the archive produced itself (disposition certificates): its type is known, not detected."""
     spool.finish()
-    receipt = _retry_on_race(lambda: _file_once(rt, spool, filing, actor, mime_type, filename, "system", None))
+    storage_key = rt.blobs.put(spool)
+    receipt = _retry_on_race(lambda: _file_once(rt, spool, storage_key, filing, actor, mime_type, filename,
+                                                "system", None))
     rt.work_committed()
     return receipt
 
 
-def _file_once(rt: Runtime, spool: Spool, filing: Filing, actor: Actor, mime_type: str, filename: str | None,
-               channel: str, idempotency_key: str | None) -> dict[str, Any]:
+def _file_once(rt: Runtime, spool: Spool, storage_key: str, filing: Filing, actor: Actor, mime_type: str,
+               filename: str | None, channel: str, idempotency_key: str | None) -> dict[str, Any]:
     with rt.transaction() as session:
         earlier = idempotency.recall(session, actor, idempotency_key, spool.checksum)
         if earlier is not None:
@@ -65,7 +72,8 @@ def _file_once(rt: Runtime, spool: Spool, filing: Filing, actor: Actor, mime_typ
         if duplicate is not None:
             receipt = _duplicate_receipt(session, rt, actor, duplicate, spool.checksum)
         else:
-            receipt = _file_new(session, rt, spool, filing, actor, customer.id, order, mime_type, filename, channel)
+            receipt = _file_new(session, rt, spool, storage_key, filing, actor, customer.id, order, mime_type,
+                                filename, channel)
         idempotency.remember(session, rt.clock, actor, idempotency_key, spool.checksum, receipt)
         return receipt
 
@@ -73,24 +81,22 @@ def _file_once(rt: Runtime, spool: Spool, filing: Filing, actor: Actor, mime_typ
 def add_version(rt: Runtime, document_id: str, spool: Spool, actor: Actor, filename: str | None = None,
                 reason: str | None = None, idempotency_key: str | None = None) -> dict[str, Any]:
     mime_type = _checked_content(spool)
-    receipt = _retry_on_race(lambda: _add_version_once(rt, document_id, spool, actor, mime_type, filename, reason,
-                                                       idempotency_key))
+    _check_document_takes_versions(rt, document_id)
+    storage_key = rt.blobs.put(spool)
+    receipt = _retry_on_race(lambda: _add_version_once(rt, document_id, spool, storage_key, actor, mime_type,
+                                                       filename, reason, idempotency_key))
     rt.work_committed()
     return receipt
 
 
-def _add_version_once(rt: Runtime, document_id: str, spool: Spool, actor: Actor, mime_type: str,
+def _add_version_once(rt: Runtime, document_id: str, spool: Spool, storage_key: str, actor: Actor, mime_type: str,
                       filename: str | None, reason: str | None, idempotency_key: str | None) -> dict[str, Any]:
     with rt.transaction() as session:
         earlier = idempotency.recall(session, actor, idempotency_key, spool.checksum)
         if earlier is not None:
             return earlier
-        document = session.get(Document, document_id, with_for_update=True)
-        if document is None:
-            raise NotFound(f"no document {document_id}", code="document_not_found")
-        if document.status == "disposed":
-            raise Gone(f"document {document_id} was disposed; it takes no new versions", code="disposed")
-        version = _store_version(session, rt, spool, document, document.current_version + 1, mime_type,
+        document = _document_taking_versions(session, document_id, lock=True)
+        version = _store_version(session, rt, spool, storage_key, document, document.current_version + 1, mime_type,
                                  filename, actor, reason)
         document.current_version = version.number
         document.processing_status = "queued"
@@ -129,8 +135,8 @@ def _checked_content(spool: Spool) -> str:
     return detect_allowed(spool.path)
 
 
-def _file_new(session: Session, rt: Runtime, spool: Spool, filing: Filing, actor: Actor, customer_id: str,
-              order: Any, mime_type: str, filename: str | None, channel: str) -> dict[str, Any]:
+def _file_new(session: Session, rt: Runtime, spool: Spool, storage_key: str, filing: Filing, actor: Actor,
+              customer_id: str, order: Any, mime_type: str, filename: str | None, channel: str) -> dict[str, Any]:
     document = Document(doc_type=filing.doc_type, customer_id=customer_id, order_id=order.id if order else None,
                         title=filing.title, document_date=filing.document_date,
                         external_reference=filing.external_reference, current_version=1, filed_at=rt.clock(),
@@ -139,7 +145,7 @@ def _file_new(session: Session, rt: Runtime, spool: Spool, filing: Filing, actor
     session.flush()
     assign_at_filing(session, rt, document)
     catch_new(session, rt, document)
-    version = _store_version(session, rt, spool, document, 1, mime_type, filename, actor, None)
+    version = _store_version(session, rt, spool, storage_key, document, 1, mime_type, filename, actor, None)
     for relation_type, target in filing.relations:
         session.add(Relation(source_id=document.id, target_id=target, type=relation_type, created_at=rt.clock(),
                              created_by=actor.name))
@@ -154,9 +160,8 @@ def _file_new(session: Session, rt: Runtime, spool: Spool, filing: Filing, actor
     return receipt_for(document, version, event.seq)
 
 
-def _store_version(session: Session, rt: Runtime, spool: Spool, document: Document, number: int, mime_type: str,
-                   filename: str | None, actor: Actor, reason: str | None) -> DocumentVersion:
-    storage_key = rt.blobs.put(spool)  # discards the spool when identical content is stored already
+def _store_version(session: Session, rt: Runtime, spool: Spool, storage_key: str, document: Document, number: int,
+                   mime_type: str, filename: str | None, actor: Actor, reason: str | None) -> DocumentVersion:
     if session.get(Blob, spool.checksum) is None:
         session.add(Blob(checksum=spool.checksum, size=spool.size, storage_key=storage_key, created_at=rt.clock()))
     version = DocumentVersion(document_id=document.id, number=number, checksum=spool.checksum, size=spool.size,
@@ -181,6 +186,26 @@ def _same_content(session: Session, checksum: str, customer_id: str, order: Any)
              .where(Document.order_id == order.id if order else Document.order_id.is_(None))
              .order_by(Document.filed_at).limit(1))
     return session.scalar(query)
+
+
+def _check_references(rt: Runtime, filing: Filing) -> None:
+    with rt.reading() as session:
+        require_document_type(session, filing.doc_type)
+        _require_targets(session, filing.relations)
+
+
+def _check_document_takes_versions(rt: Runtime, document_id: str) -> None:
+    with rt.reading() as session:
+        _document_taking_versions(session, document_id, lock=False)
+
+
+def _document_taking_versions(session: Session, document_id: str, lock: bool) -> Document:
+    document = session.get(Document, document_id, with_for_update=lock)
+    if document is None:
+        raise NotFound(f"no document {document_id}", code="document_not_found")
+    if document.status == "disposed":
+        raise Gone(f"document {document_id} was disposed; it takes no new versions", code="disposed")
+    return document
 
 
 def require_document_type(session: Session, doc_type: str) -> None:

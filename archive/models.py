@@ -302,3 +302,4 @@ class Extraction(Base):
 
 from archive import models_retention  # noqa: E402,F401 - registers the retention tables on Base.metadata
 from archive import models_sessions  # noqa: E402,F401 - registers the UI session tables on Base.metadata
+from archive import models_understanding  # noqa: E402,F401 - registers the understanding tables on Base.metadata

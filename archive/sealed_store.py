@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
-from archive.blobstore import LocalBlobStore, _fsync_dir, _make_dirs_durable, in_parallel
+from archive.blobstore import LocalBlobStore, _fsync_dir, in_parallel, make_fanout_durable
 from archive.encryption import KeyUnavailable, MasterKeyring, OpenedBlob, seal_file, sealed_size
 from archive.hashing import Spool
 
@@ -78,7 +78,7 @@ class KeyDirectory:
             yield f"sha256:{path.stem}"
 
     def _durable_temp(self, directory: Path, data: bytes) -> Path:
-        _make_dirs_durable(directory)
+        make_fanout_durable(directory)
         fd, name = tempfile.mkstemp(dir=directory, prefix=".key-")
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -110,6 +110,9 @@ class SealedBlobStore:
     def put(self, spool: Spool) -> str:
         spool.finish()
         try:
+            if self.keys.load(spool.checksum) is not None and \
+                    self.inner.holds(spool.checksum, sealed_size(spool.size)):
+                return self.inner.key_for(spool.checksum)
             data_key = self._data_key_for_new_content(spool.checksum)
             fd, name = tempfile.mkstemp(dir=self.spool_dir(), prefix="sealed-")
             sealed = Path(name)

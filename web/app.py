@@ -39,8 +39,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
 
 def _register_api(app: Flask) -> None:
-    from web.api import audit, customers, documents, exports, openapi, retention, search
-    for blueprint in (documents.bp, customers.bp, audit.bp, exports.bp, search.bp, retention.bp, openapi.bp):
+    from web.api import audit, customers, documents, exports, openapi, retention, review, search
+    for blueprint in (documents.bp, customers.bp, audit.bp, exports.bp, search.bp, retention.bp, review.bp,
+                      openapi.bp):
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
 
 

@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 from flask import g, request
 
-from archive.accounts import actor_for_token, authenticate_token
+from archive.accounts import actor_for_token, authenticate_token, last_use_is_stale, record_token_use
 from archive.errors import Forbidden, Unauthenticated
 from audit.log import Actor, append
 from web.context import runtime
@@ -32,12 +32,17 @@ def authenticated_actor() -> Actor:
         _record_failure("missing_token")
         raise Unauthenticated("an `Authorization: Bearer <token>` header is required", code="missing_token")
     try:
-        with rt.transaction() as session:
+        with rt.reading() as session:
             token = authenticate_token(session, rt.clock, text.strip())
-            return actor_for_token(token, request.remote_addr, request.user_agent.string or None)
+            actor = actor_for_token(token, request.remote_addr, request.user_agent.string or None)
+            stale = last_use_is_stale(token, rt.clock)
     except Unauthenticated:
         _record_failure("invalid_token")
         raise
+    if stale:
+        with rt.transaction() as session:
+            record_token_use(session, rt.clock, token.id)
+    return actor
 
 
 def _record_failure(reason: str) -> None:

@@ -58,23 +58,31 @@ def export_command(customer: str | None, order: str | None, query: str | None, o
     from audit.export import export_package
     emit(export_package(rt(), cli_actor(), output, customer, order, query))
 
+OUTBOX_POLL_SECONDS = 0.5  # web workers in other processes cannot wake this one; a poll is a cheap query
+
 
 @click.command()
 @with_appcontext
 @click.option("--once", is_flag=True, help="run what is due and exit")
 @click.option("--poll", default=30.0, show_default=True, help="seconds between looks at what is due")
-def scheduler(once: bool, poll: float) -> None:
+@click.option("--drain-outbox", is_flag=True,
+              help="also run the derived work of the outbox (processing, indexing) in this process")
+def scheduler(once: bool, poll: float, drain_outbox: bool) -> None:
     """Run periodic work: signed checkpoints and fixity passes."""
     import signal
     import threading
 
     from archive.scheduler import run_due, run_forever
+    from archive.tasks import InProcessQueue
     runtime, actor = rt(), Actor.system("scheduler")
     if once:
         emit({"ran": run_due(runtime, actor)})
         return
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if drain_outbox:
+        runtime.tasks = InProcessQueue(runtime, poll_seconds=OUTBOX_POLL_SECONDS)
+        runtime.tasks.start()
     run_forever(runtime, actor, stop, poll)
 
 @click.group(cls=AppGroup)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import subprocess
 import sys
 
@@ -14,6 +15,8 @@ from archive.models import User
 from archive.runtime import Runtime
 from audit.log import Actor
 from config.settings import Settings
+
+BACKGROUND_NICENESS = 10
 
 
 def bootstrap_admin(runtime: Runtime, actor: Actor) -> None:
@@ -42,7 +45,7 @@ class _Gunicorn(BaseApplication):
 
     def load(self):
         from web.app import create_app
-        return create_app(self.settings, start_worker=True)
+        return create_app(self.settings, start_worker=False)  # derived work runs in the background process
 
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -52,7 +55,7 @@ def serve_forever(settings: Settings, host: str, port: int) -> None:
     if settings.cookie_secure == "auto":  # plain http is only acceptable for the embedded server on loopback
         settings = dataclasses.replace(settings, cookie_secure="off" if host in LOOPBACK_HOSTS else "on")
     click.echo(f"Serving the archive on http://{host}:{port} (data in {settings.data_dir})")
-    scheduler = _start_scheduler() if not settings.broker_url else None
+    scheduler = _start_background(drain_outbox=not settings.broker_url)
     try:
         _Gunicorn(settings, {"bind": f"{host}:{port}", "workers": web_workers(settings),
                              "threads": settings.web_threads, "worker_class": "gthread", "timeout": 300,
@@ -71,6 +74,9 @@ def web_workers(settings: Settings) -> int:
     return 1 if settings.database_url.startswith("sqlite") else 2
 
 
-def _start_scheduler() -> subprocess.Popen:
-    """The embedded default runs periodic work in a sibling process (not a thread of the forking master)."""
-    return subprocess.Popen([sys.executable, "-c", "from web.cli import main; main()", "scheduler"])
+def _start_background(drain_outbox: bool) -> subprocess.Popen:
+    """Periodic work (and, without a broker, the outbox) runs in a sibling process, not in a thread of the forking
+    master. It runs at a lower CPU priority: filers wait for their receipt, derived work can wait a little."""
+    command = [sys.executable, "-c", "from web.cli import main; main()", "scheduler"]
+    return subprocess.Popen(command + (["--drain-outbox"] if drain_outbox else []),
+                            preexec_fn=lambda: os.nice(BACKGROUND_NICENESS))

@@ -445,12 +445,37 @@ def test_every_documented_operation_succeeds_as_documented(api, token_headers, r
     api.call("delete", "/searches/{saved_id}", 204, params={"saved_id": saved["id"]}, headers=auth)
 
     exercise_retention(api, auth, runtime, system_actor, invoice, confirmation)
+    exercise_review(api, auth, runtime, loose)
 
     api.call("get", "/openapi.json", 200)
 
     succeeded = {(path, method) for path, method, status in api.exercised
                  if status < 300 or operation(path, method)[0].get("x-always-refused")}
     assert sorted(documented_operations() - succeeded) == [], "documented operations this test did not exercise"
+
+
+def exercise_review(api, auth, runtime, loose):
+    """An unstructured delivery note citing an order nobody filed: queued for review, then confirmed."""
+    from tests.integration.understanding_support import store_text_extraction
+    note = api.call("post", "/documents", 201, headers=auth, form={
+        "file": (pdf_bytes("Lieferschein LS-1"), "ls.pdf"),
+        "metadata": metadata(doc_type="delivery_note", customer={"number": "C-2001"}, order=None)}).get_json()
+    store_text_extraction(runtime, note["id"], "Muster GmbH\nLieferschein Nr. LS-1\nIhre Bestellung Nr. PO-9999\n")
+    queue = api.call("get", "/review", 200, query={"limit": "1"}, headers=auth).get_json()
+    assert queue["items"][0]["document"]["id"] == note["id"]
+    assert {r["code"] for r in queue["items"][0]["reasons"]} == {"order_reference_unresolved",
+                                                               "delivery_note_without_order"}
+    confirmed = api.call("post", "/documents/{document_id}/confirm", 200, params={"document_id": note["id"]},
+                         headers=auth, json_body={"fields": {"order_references": ["PO-2001"]}}).get_json()
+    assert confirmed["changes"] == {"order_references": {"old": ["PO-9999"], "new": ["PO-2001"]}}
+    assert confirmed["open_reasons"] == []
+    dossier = api.call("get", "/customers/{number}/orders/{order_number}", 200,
+                       params={"number": "C-2001", "order_number": "PO-2001"}, headers=auth).get_json()
+    cards = {d["id"]: d for s in dossier["stages"] for d in s["documents"]}
+    assert cards[note["id"]]["extracted"]["fields"]["order_references"]["confirmed"] is True
+    assert dossier["flags"]["stages_present"] == ["fulfilment", "other"] or "fulfilment" in \
+        dossier["flags"]["stages_present"]
+    assert api.call("get", "/review", 200, headers=auth).get_json()["items"] == []
 
 
 def exercise_retention(api, auth, runtime, system_actor, invoice, confirmation):
@@ -548,6 +573,8 @@ ONLY_THE_SCOPE = {
     ("/disposition-batches/{batch_id}", "get"): (404, "batch_not_found"),
     ("/disposition-batches/{batch_id}/approve", "post"): (403, "role_required"),
     ("/disposition-batches/{batch_id}/execute", "post"): (403, "role_required"),
+    ("/review", "get"): (200, None),
+    ("/documents/{document_id}/confirm", "post"): (404, "document_not_found"),
 }
 
 

@@ -63,15 +63,17 @@ def test_credit_note_type_code_gives_credit_note():
     assert parse_xml(data).doc_type == "credit_note"
 
 
-def test_camt054_fixture_yields_signed_payments():
+def test_camt054_fixture_yields_signed_payments_and_splits_batches():
     extracted = parse_xml(fixture("camt054.xml"))
     assert (extracted.doc_type, extracted.source) == ("payment_advice", "camt")
-    credit, debit = extracted.fields["payments"]
+    credit, debit, *batch = extracted.fields["payments"]
     assert credit == {"amount": "100.00", "currency": "EUR", "reference": "RF18539007547034",
                       "end_to_end_id": "E2E-HUBER-42", "invoice_references": ["FA-2026-0042"],
                       "debtor": "Maschinenbau Huber GmbH", "creditor": "Visserie Dupont SARL",
                       "iban": "DE89370400440532013000", "booking_date": "2026-11-09"}
     assert (debit["amount"], debit["booking_date"]) == ("-7.50", "2026-11-09")
+    assert [(p["amount"], p["reference"]) for p in batch] == [("10.00", "RF71000001"),
+                                                              ("20.00", "Rechnung FA-2026-0050")]
     assert extracted.fields["invoice_references"] == ["FA-2026-0042"]
     assert extracted.fields["payment"]["iban"] == "FR7630006000011234567890189"
 
@@ -146,3 +148,27 @@ def test_order_x_is_an_order_not_an_invoice_and_does_not_reference_itself():
     assert extracted.fields["order_references"] == []
     response = parse_xml(order.replace(b"<ram:TypeCode>220<", b"<ram:TypeCode>231<"))
     assert response.doc_type == "order_confirmation"
+
+
+def test_from_pdf_ignores_an_attachment_that_inflates_past_the_cap(monkeypatch):
+    from archive.extraction.einvoice import pdf as pdf_module
+    padded = fixture("invoice-cii.xml").replace(b"<rsm:ExchangedDocument>", b"<!--" + b" " * 200_000 + b"-->"
+                                                b"<rsm:ExchangedDocument>", 1)
+    pdf = pikepdf.open(io.BytesIO(pdf_with({"factur-x.xml": padded})))
+    stream = pdf.attachments["factur-x.xml"].obj.EF.F
+    if "/Params" in stream:
+        del stream["/Params"]  # no declared size: only the inflation cap can stop it
+    out = io.BytesIO()
+    pdf.save(out, compress_streams=True)
+    assert from_pdf(out.getvalue()).fields["number"] == "FA-2026-0042"
+    monkeypatch.setattr(pdf_module, "MAX_ATTACHMENT", 100_000)
+    assert from_pdf(out.getvalue()) is None
+
+
+def test_peppol_sbdh_envelope_is_unwrapped():
+    ubl = fixture("invoice-ubl.xml").split(b"?>", 1)[1]
+    envelope = (b'<StandardBusinessDocument xmlns="http://www.unece.org/cefact/namespaces/StandardBusinessDocumentHeader">'
+                b"<StandardBusinessDocumentHeader><HeaderVersion>1.0</HeaderVersion></StandardBusinessDocumentHeader>"
+                + ubl + b"</StandardBusinessDocument>")
+    extracted = parse_xml(envelope)
+    assert extracted.details["root"] == "Invoice" and extracted.fields["number"] == "FA-2026-0042"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from archive.extraction.einvoice import cii, iso20022, ubl
 from archive.extraction.einvoice import pdf as _pdf
+from archive.extraction.einvoice.tree import local_name
 from archive.extraction.einvoice.xmlsafe import MalformedXML, looks_like_xml, parse
 from archive.extraction.result import Extracted, ExtractionError
 
@@ -29,6 +30,7 @@ def parse_xml(data: bytes) -> Extracted | None:
         if not any(marker in data[:_MARKER_SCAN] for marker in _OUR_MARKERS):
             return None  # broken XML of a kind we would not have read anyway (FatturaPA, pain...)
         raise
+    root = _unwrap_envelope(root)
     if cii.flavour_of(root) is not None:
         return cii.parse(root)
     if ubl.is_ubl(root):
@@ -37,6 +39,13 @@ def parse_xml(data: bytes) -> Extracted | None:
     if kind is not None:
         return iso20022.parse(root, kind)
     return None
+
+
+def _unwrap_envelope(root):
+    """PEPPOL transports documents inside an SBDH envelope: the business document is its last child."""
+    if local_name(root) == "StandardBusinessDocument" and len(root) > 1:
+        return root[-1]
+    return root
 
 
 def from_pdf(source: str | Path | bytes) -> Extracted | None:

@@ -1,12 +1,15 @@
 """ISO 20022 cash management: camt.052/053/054 account reports, statements and debit/credit notifications, and
 remt.001 remittance advices. Each becomes a payment advice whose `payments` lists the booked entries.
 
-Per entry: `amount` is signed (a debit is negative), `iban` is the counterparty's account (the debtor's for a
+One payment per booked entry, or per transaction when a batch entry lists transactions whose amounts add up to it.
+`amount` is signed (a debit is negative), `iban` is the counterparty's account (the debtor's for a
 credit, the creditor's for a debit), `reference` the creditor reference (structured, else the unstructured
 remittance text), `invoice_references` the referenced document numbers. The reporting account's own IBAN is
 `fields.payment.iban`.
 """
 from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
@@ -47,7 +50,8 @@ def parse(root: etree._Element, kind: str) -> Extracted | None:
     elif name in MESSAGES:
         report = MESSAGES[name]
         fields["number"] = text(message, f"{report}/Id") or text(message, "GrpHdr/MsgId")
-        fields["payments"] = [_entry(entry) for part in findall(message, report) for entry in findall(part, "Ntry")]
+        fields["payments"] = [payment for part in findall(message, report) for entry in findall(part, "Ntry")
+                              for payment in _entry_payments(entry)]
         fields["payment"] = {"iban": norm.compact_id(text(message, f"{report}/Acct/Id/IBAN")), "reference": None}
         fields["currency"] = text(message, f"{report}/Acct/Ccy")
     else:
@@ -68,15 +72,34 @@ def _unique(values) -> list[str]:
     return seen
 
 
-def _entry(entry: etree._Element) -> dict:
-    amount_element = find(entry, "Amt")
-    debit = text(entry, "CdtDbtInd") == "DBIT"
-    amount = amount_element.text if amount_element is not None else None
+def _entry_payments(entry: etree._Element) -> list[dict]:
+    """One payment per transaction when the entry's transactions carry amounts adding up to it (a batch of
+    customer payments, e.g. QR/ESR credits), else one payment for the whole entry."""
     transactions = findall(entry, "NtryDtls/TxDtls|NtryDtls/Btch/TxDtls")
+    whole = find(entry, "Amt")
+    parts = [find(tx, "Amt|AmtDtls/TxAmt/Amt") for tx in transactions]
+    if len(transactions) > 1 and whole is not None and all(part is not None for part in parts):
+        if sum(_decimal(part) for part in parts) == _decimal(whole):
+            return [_payment(entry, [tx], part, text(tx, "CdtDbtInd")) for tx, part in zip(transactions, parts)]
+    return [_payment(entry, transactions, whole, None)]
+
+
+def _decimal(element: etree._Element) -> Decimal:
+    try:
+        return Decimal((element.text or "").strip())
+    except InvalidOperation:
+        return Decimal("NaN")
+
+
+def _payment(entry: etree._Element, transactions: list[etree._Element], amount: etree._Element | None,
+             indicator: str | None) -> dict:
+    """`indicator`: the transaction's own credit/debit mark when the entry is split, else the entry's applies."""
+    debit = (indicator or text(entry, "CdtDbtInd")) == "DBIT"
+    value = amount.text if amount is not None else None
     counterparty_account = "RltdPties/CdtrAcct/Id/IBAN" if debit else "RltdPties/DbtrAcct/Id/IBAN"
     return {
-        "amount": norm.negate(amount) if debit else norm.amount(amount),
-        "currency": amount_element.get("Ccy") if amount_element is not None else None,
+        "amount": norm.negate(value) if debit else norm.amount(value),
+        "currency": amount.get("Ccy") if amount is not None else None,
         "reference": _first(transactions, "RmtInf/Strd/CdtrRefInf/Ref|RmtInf/Ustrd"),
         "end_to_end_id": _first(transactions, "Refs/EndToEndId"),
         "invoice_references": _unique(ref for tx in transactions for ref in texts(tx, "RmtInf/Strd/RfrdDocInf/Nb")),

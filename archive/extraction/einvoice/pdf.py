@@ -7,6 +7,7 @@ corpus), then any other *.xml. When one PDF carries both, the ZUGFeRD 2 / Factur
 from __future__ import annotations
 
 import io
+import zlib
 from pathlib import Path
 from typing import Callable
 
@@ -82,6 +83,19 @@ def _add(found: dict[str, bytes], name: str, spec: pikepdf.Object) -> None:
     declared = params.get("/Size") if isinstance(params, pikepdf.Dictionary) else None
     if isinstance(declared, int) and declared > MAX_ATTACHMENT:
         return
-    data = stream.read_bytes()
-    if len(data) <= MAX_ATTACHMENT:
+    data = _bounded_bytes(stream)
+    if data is not None:
         found[name] = data
+
+
+def _bounded_bytes(stream: pikepdf.Stream) -> bytes | None:
+    """The decoded stream, or None past MAX_ATTACHMENT; plain Flate is inflated with a cap (no zip bomb in memory)."""
+    if stream.get("/Filter") == pikepdf.Name.FlateDecode and stream.get("/DecodeParms") is None:
+        inflater = zlib.decompressobj()
+        try:
+            data = inflater.decompress(stream.read_raw_bytes(), MAX_ATTACHMENT + 1)
+        except zlib.error:
+            return None
+    else:
+        data = stream.read_bytes()
+    return data if len(data) <= MAX_ATTACHMENT else None
