@@ -8,8 +8,9 @@ from typing import Any, BinaryIO
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from archive.access import readable, record_refusal, refusal
 from archive.blobstore import read_chunks
-from archive.clock import Clock, isoformat
+from archive.clock import isoformat
 from archive.customers import get_or_create_customer, get_or_create_order
 from archive.errors import Gone, IntegrityFailure, NotFound
 from archive.filing import require_document_type
@@ -32,11 +33,15 @@ def load(session: Session, document_id: str) -> Document:
     return document
 
 
-def view_document(session: Session, clock: Clock, actor: Actor, document_id: str,
-                  schedule: Schedule | None = None) -> dict[str, Any]:
-    document = load(session, document_id)
-    append(session, clock, actor, "document.viewed", f"document:{document_id}")
-    return document_view(session, document, schedule)
+def show_document(rt: Runtime, actor: Actor, document_id: str) -> dict[str, Any]:
+    """The metadata view; a restricted document is refused (and the refusal audited) unless the actor may read it."""
+    with rt.transaction() as session:
+        document = load(session, document_id)
+        if readable(actor, document):
+            append(session, rt.clock, actor, "document.viewed", f"document:{document_id}")
+            return document_view(session, document, schedule_of(rt))
+        record_refusal(session, rt.clock, actor, document_id, "metadata")
+    raise refusal(document_id)
 
 
 def document_view(session: Session, document: Document, schedule: Schedule | None = None) -> dict[str, Any]:
@@ -54,6 +59,7 @@ def document_view(session: Session, document: Document, schedule: Schedule | Non
         "versions": [version_view(v) for v in document.versions],
         "relations": relations_of(session, document.id),
         "retention": retention_view(schedule, document),
+        "restricted": document.restricted,
     }
 
 
@@ -88,12 +94,18 @@ def open_content(rt: Runtime, actor: Actor, document_id: str, version_number: in
     with rt.transaction() as session:
         document = load(session, document_id)
         version = _version(document, version_number)
-        if document.status == "disposed":
+        allowed = readable(actor, document)
+        if not allowed:
+            record_refusal(session, rt.clock, actor, document_id, "content")
+        elif document.status == "disposed":
             raise Gone(f"the content of document {document_id} was destroyed on "
                        f"{isoformat(document.disposed_at)} by disposition; its record is kept", code="disposed")
-        verify_blob(rt, version.checksum, version.size)
-        append(session, rt.clock, actor, "document.downloaded", f"document:{document_id}",
-               {"version": version.number, "checksum": version.checksum})
+        else:
+            verify_blob(rt, version.checksum, version.size)
+            append(session, rt.clock, actor, "document.downloaded", f"document:{document_id}",
+                   {"version": version.number, "checksum": version.checksum})
+    if not allowed:
+        raise refusal(document_id)
     return Content(document_id, version.number, version.checksum, version.size, version.mime_type,
                    version.original_filename, rt.blobs.open(version.checksum, version.size))
 
@@ -108,15 +120,25 @@ def verify_blob(rt: Runtime, checksum: str, size: int) -> None:
 def update_metadata(rt: Runtime, actor: Actor, document_id: str, changes: dict[str, Any]) -> dict[str, Any]:
     with rt.transaction() as session:
         document = load(session, document_id)
-        diff = _apply(session, rt, actor, document, changes)
-        if diff:
-            append(session, rt.clock, actor, "document.updated", f"document:{document_id}", {"changes": diff})
-            if set(diff) & RETENTION_INPUTS:  # retention follows the corrected facts, and only grows
-                append_outcomes(session, rt, actor, reassess(session, schedule_of(rt), [document]))
-            enqueue(session, rt.clock, "search.index", {"document_id": document_id})
-        view = document_view(session, document, schedule_of(rt))
+        if not readable(actor, document):
+            record_refusal(session, rt.clock, actor, document_id, "correction")
+            view = None
+        else:
+            _correct(session, rt, actor, document, changes)
+            view = document_view(session, document, schedule_of(rt))
+    if view is None:
+        raise refusal(document_id)
     rt.work_committed()
     return view
+
+
+def _correct(session: Session, rt: Runtime, actor: Actor, document: Document, changes: dict[str, Any]) -> None:
+    diff = _apply(session, rt, actor, document, changes)
+    if diff:
+        append(session, rt.clock, actor, "document.updated", f"document:{document.id}", {"changes": diff})
+        if set(diff) & RETENTION_INPUTS:  # retention follows the corrected facts, and only grows
+            append_outcomes(session, rt, actor, reassess(session, schedule_of(rt), [document]))
+        enqueue(session, rt.clock, "search.index", {"document_id": document.id})
 
 
 def _apply(session: Session, rt: Runtime, actor: Actor, document: Document,

@@ -10,6 +10,7 @@ from archive.clock import Clock, isoformat
 from archive.customers import find_customer, order_subject
 from archive.errors import NotFound
 from archive.flags import document_flags, order_flags
+from archive.access import readable
 from archive.models import Document, DocumentType, Order, Relation
 from archive.suggestions import Suggested, key_fields, suggested_for
 from audit.log import Actor, append
@@ -33,8 +34,10 @@ def view_dossier(session: Session, clock: Clock, actor: Actor, customer_number: 
         raise NotFound(f"customer {customer_number} has no order {order_number!r}", code="order_not_found")
     documents = session.scalars(select(Document).where(Document.order_id == order.id)
                                 .options(selectinload(Document.versions)).order_by(Document.filed_at)).all()
+    withheld = sum(1 for d in documents if not readable(actor, d))
+    documents = [d for d in documents if readable(actor, d)]  # restricted cards are left out for most readers
     append(session, clock, actor, "order.viewed", order_subject(customer_number, order_number),
-           {"documents": len(documents)})
+           {"documents": len(documents)} | ({"restricted_withheld": withheld} if withheld else {}))
     suggested = suggested_for(session, documents)
     relations = _relations(session, [d.id for d in documents])
     stages = _stages(session, documents, suggested, relations)

@@ -106,6 +106,8 @@ class Document(Base):
     held: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
     disposed_at: Mapped[datetime | None]
+    # GDPR art. 17 (retention/erasure.py): erasure requested while retention still binds; readable by few.
+    restricted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     customer: Mapped[Customer] = relationship()
     order: Mapped[Order | None] = relationship()
     versions: Mapped[list[DocumentVersion]] = relationship(

@@ -68,6 +68,8 @@ class DispositionBatch(Base):
     executed_by: Mapped[str | None] = mapped_column(String(200))
     disposed_count: Mapped[int | None] = mapped_column(Integer)
     certificate_id: Mapped[str | None] = mapped_column(String(36))
+    pdf_certificate_id: Mapped[str | None] = mapped_column(String(36))
+    erasure_request_id: Mapped[str | None] = mapped_column(String(36))  # proposed for a GDPR erasure request
 
 
 class DispositionItem(Base):
@@ -75,3 +77,26 @@ class DispositionItem(Base):
     batch_id: Mapped[str] = mapped_column(ForeignKey("disposition_batches.id"), primary_key=True)
     document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), primary_key=True, index=True)
     outcome: Mapped[str | None] = mapped_column(String(32))  # disposed | skipped:<why>, after execution
+
+
+class ErasureRequest(Base):
+    """A data subject's request to erase a customer's data (GDPR art. 17), weighed against legal retention."""
+
+    __tablename__ = "erasure_requests"
+    id: Mapped[str] = _id()
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
+    requester: Mapped[str] = mapped_column(String(500))
+    legal_ground: Mapped[str] = mapped_column(Text)
+    reference: Mapped[str | None] = mapped_column(String(200))
+    recorded_at: Mapped[datetime]
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    batch_id: Mapped[str | None] = mapped_column(String(36))  # the disposition batch proposed for free data
+
+
+class ErasureRequestDocument(Base):
+    """What the request found for each document when it was recorded; the report adds what happened since."""
+
+    __tablename__ = "erasure_request_documents"
+    request_id: Mapped[str] = mapped_column(ForeignKey("erasure_requests.id"), primary_key=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), primary_key=True, index=True)
+    found: Mapped[str] = mapped_column(String(16))  # restricted | proposed | held | disposed

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from archive.access import readable
 from archive.clock import Clock, isoformat
 from archive.models import Document
 from archive.models_understanding import ReviewItem
@@ -78,13 +79,14 @@ def list_queue(session: Session, clock: Clock, actor: Actor, after: str | None, 
     ids = list(session.scalars(query))
     page, more = ids[:limit], len(ids) > limit
     documents = {d.id: d for d in session.scalars(select(Document).where(Document.id.in_(page)))} if page else {}
+    visible = [i for i in page if readable(actor, documents[i])]  # restricted documents: records managers only
     items: dict[str, list[dict[str, Any]]] = {}
     for item in session.scalars(select(ReviewItem).where(ReviewItem.document_id.in_(page),
                                                          ReviewItem.resolved_at.is_(None))
                                 .order_by(ReviewItem.created_at, ReviewItem.reason)) if page else []:
         items.setdefault(item.document_id, []).append(_reason(item))
     append(session, clock, actor, "review.listed", None, {"after": after, "count": len(page)})
-    return {"items": [_entry(documents[i], items.get(i, [])) for i in page],
+    return {"items": [_entry(documents[i], items.get(i, [])) for i in visible],
             "next_cursor": page[-1] if more else None}
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from archive.access import readable
 from archive.blobstore import read_chunks
 from archive.clock import isoformat
 from archive.customers import find_customer
@@ -58,6 +59,8 @@ def export_package(rt: Runtime, actor: Actor, output: Path, customer: str | None
     try:
         with rt.reading() as session:
             documents = _documents(session, customer, order) if matched is None else _by_ids(session, matched)
+            withheld = sum(1 for d in documents if not readable(actor, d))
+            documents = [d for d in documents if readable(actor, d)]
             checkpoint = checkpoints.find_checkpoint(session, None)
             with zipfile.ZipFile(partial, "w") as archive_zip:
                 bag = _Bag(archive_zip)
@@ -75,7 +78,7 @@ def export_package(rt: Runtime, actor: Actor, output: Path, customer: str | None
                "checkpoint_tree_size": checkpoint.tree_size, "package_sha256": _file_sha256(output)}
     with rt.transaction() as session:
         append(session, rt.clock, actor, "export.created", f"customer:{customer}" if customer else None,
-               {**summary, "document_ids": [d.id for d in documents]})
+               {**summary, "document_ids": [d.id for d in documents], "restricted_withheld": withheld})
     return summary
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import exists, false, func, insert, literal, select, update
+from sqlalchemy import exists, false, func, insert, literal, select, true, update
 from sqlalchemy.orm import Session, aliased
 
 from archive.clock import isoformat
@@ -28,12 +28,19 @@ CHUNK = 1000
 PROPOSE_MAX = 1_000_000
 
 
-def due_query(rt: Runtime, today: date, action: str = "destroy"):
-    """Active documents past retain_until, not held, whose class says `action` at expiry."""
+def expired_query(today: date):
+    """Active documents past retain_until and not held: under no obligation any more, whatever the class says."""
     return (select(Document.id).where(Document.status == "active", Document.held == false(),
-                                      Document.retain_until < today,
-                                      Document.retention_class.in_(schedule_of(rt).keys_with_action(action)))
-            .order_by(Document.id))
+                                      Document.retain_until < today).order_by(Document.id))
+
+
+def due_query(rt: Runtime, today: date, action: str = "destroy"):
+    """Expired documents whose class says `action` at expiry. A restricted document (its customer asked for
+    erasure) is due for destruction whatever its class says, and never goes to review."""
+    by_class = Document.retention_class.in_(schedule_of(rt).keys_with_action(action))
+    if action == "destroy":
+        return expired_query(today).where(by_class | (Document.restricted == true()))
+    return expired_query(today).where(by_class, Document.restricted == false())
 
 
 def list_due(rt: Runtime, actor: Actor, action: str = "destroy", after: str = "", limit: int = 100) -> dict:
@@ -153,7 +160,9 @@ def _dispose_chunk(rt: Runtime, actor: Actor, batch_id: str, today: date, chunk:
             .order_by(DispositionItem.document_id).limit(chunk)).all()
         if not ids:
             return False
-        eligible = set(session.scalars(due_query(rt, today).where(Document.id.in_(ids)).with_for_update()))
+        batch = session.get(DispositionBatch, batch_id)
+        still = expired_query(today) if batch.erasure_request_id else due_query(rt, today)
+        eligible = set(session.scalars(still.where(Document.id.in_(ids)).with_for_update()))
         disposed = [i for i in ids if i in eligible]
         _mark_items(session, batch_id, ids, eligible)
         versions = session.execute(select(DocumentVersion.document_id, DocumentVersion.number,
@@ -262,7 +271,8 @@ def batch_view(batch: DispositionBatch) -> dict[str, Any]:
             "proposed_at": isoformat(batch.proposed_at), "proposed_by": batch.proposed_by,
             "approved_at": isoformat(batch.approved_at), "approved_by": batch.approved_by,
             "executed_at": isoformat(batch.executed_at), "executed_by": batch.executed_by,
-            "disposed_count": batch.disposed_count, "certificate_id": batch.certificate_id}
+            "disposed_count": batch.disposed_count, "certificate_id": batch.certificate_id,
+            "pdf_certificate_id": batch.pdf_certificate_id, "erasure_request_id": batch.erasure_request_id}
 
 
 def _load(session: Session, batch_id: str) -> DispositionBatch:

@@ -34,7 +34,7 @@ def record_for(session: Session, document: Document) -> IndexRecord:
         title=document.title, filename=version.original_filename, text=extraction.text if extraction else "",
         references=references, document_date=document.document_date, filed_at=document.filed_at,
         amount=_decimal(fields.get("grand_total")), currency=fields.get("currency"), mime_type=version.mime_type,
-        status="on_hold" if document.held else "active", restricted=False, stamp=stamp_for(document, extraction))
+        status="on_hold" if document.held else "active", restricted=document.restricted, stamp=stamp_for(document, extraction))
 
 
 def stamp_for(document: Document, extraction: Extraction | None) -> str:
@@ -43,6 +43,8 @@ def stamp_for(document: Document, extraction: Extraction | None) -> str:
              document.external_reference, document.current_version, extraction.created_at if extraction else None]
     if document.held:  # appended only when held, so stamps of documents never held stay as they were
         parts.append("on_hold")
+    if document.restricted:  # likewise
+        parts.append("restricted")
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
 
 

@@ -9,6 +9,7 @@ from typing import Any, Iterator
 
 from sqlalchemy import select
 
+from archive.access import may_read_restricted
 from archive.clock import isoformat
 from archive.errors import Conflict, InvalidInput, NotFound
 from archive.models import SavedSearch
@@ -17,7 +18,6 @@ from audit.log import Actor, append
 from search.index import MAX_PAGE, SORTS, Hit, Page, Query
 from search.query import parse
 
-SEES_RESTRICTED = ("admin", "records_manager", "auditor", "system")
 EXPORT_MAX_ROWS = 100_000
 CSV_COLUMNS = ("id", "doc_type", "customer", "order", "title", "document_date", "filed_at", "amount", "currency",
                "status", "score")
@@ -28,7 +28,7 @@ def build_query(actor: Actor, q: str, sort: str = "relevance", cursor: str | Non
     if sort not in SORTS:
         raise InvalidInput(f"sort: must be one of {', '.join(SORTS)}", code="invalid_parameter", field="sort")
     return Query(parse(q), sort=sort, limit=max(1, min(limit, MAX_PAGE)), cursor=cursor or None, facets=facets,
-                 visible_restricted=actor.role in SEES_RESTRICTED)
+                 visible_restricted=may_read_restricted(actor))
 
 
 def search(rt: Runtime, actor: Actor, q: str, sort: str = "relevance", cursor: str | None = None,

@@ -21,7 +21,7 @@ from archive.runtime import Runtime
 from audit.log import Actor
 from audit.queries import verify_and_record
 from config.settings import SettingsError
-from retention.policies import record_schedule, schedule_of
+from retention.policies import record_schedule
 from web.app import create_app
 
 
@@ -161,9 +161,7 @@ def file_command(path: Path, doc_type: str, customer: str, order: str | None, do
 @click.argument("document_id")
 def show(document_id: str) -> None:
     """Print a document's metadata, versions and relations as JSON."""
-    runtime = rt()
-    with runtime.transaction() as session:
-        emit(documents.view_document(session, runtime.clock, cli_actor(), document_id, schedule_of(runtime)))
+    emit(documents.show_document(rt(), cli_actor(), document_id))
 
 
 @cli.command()

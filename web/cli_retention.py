@@ -1,7 +1,7 @@
 """`archive retention …`: the schedule in force, trigger events, recomputation and what is due.
 
-Part of the one `archive` group (web/cli.py adds it); disposition itself goes through the API, where two
-different records managers propose and approve.
+Part of the one `archive` group (web/cli.py adds it). Disposition batches, legal holds and erasure requests,
+which act for a named records manager (`--as`), live in web/cli_records.py.
 """
 from __future__ import annotations
 
@@ -67,3 +67,8 @@ def due_command(review: bool, limit: int, cursor: str) -> None:
     from retention.disposition import list_due
     runtime, actor, emit = _tools()
     emit(list_due(runtime, actor, "review" if review else "destroy", cursor, limit))
+
+
+from web.cli_records import add_commands  # noqa: E402 - the records-manager commands join this group
+
+add_commands(retention_group)

@@ -13,7 +13,7 @@ from typing import Any
 
 from archive.extraction.result import Extracted, Party, blank_fields
 from archive.understanding.classify import classify
-from archive.understanding.fields import (find_amounts, find_currency, find_dates_labelled, find_iban,
+from archive.understanding.fields import (amount_due_default, find_amounts, find_currency, find_dates_labelled, find_iban,
                                           find_payment_reference, find_vat_ids)
 from archive.understanding.references import find_references
 from archive.understanding.spans import Found, lines_of
@@ -41,8 +41,9 @@ def understand(extracted: Extracted) -> Extracted:
     pages = extracted.pages or ([extracted.text] if extracted.text else [])
     if not any(page.strip() for page in pages):
         return replace(extracted, doc_type=None, fields=blank_fields(), confidence=0.0, provenance={})
-    lines = lines_of(pages, [fold(page) for page in pages])
-    kind = classify(pages)
+    folded = [fold(page) for page in pages]
+    lines = lines_of(pages, folded)
+    kind = classify(pages, folded)
     found = _found_values(lines, kind.doc_type)
     fields, provenance = _assemble(found, kind.doc_type)
     return replace(extracted, doc_type=kind.doc_type, fields=fields, provenance=provenance,
@@ -60,7 +61,9 @@ def _found_values(lines, doc_type: str | None) -> dict[str, Any]:
     customer = references.get("customer", [])
     found["buyer.id"] = customer[0] if customer else None
     found.update(find_dates_labelled(lines))
-    amounts = find_amounts(lines)
+    amounts = find_amounts(lines, credit=doc_type == "credit_note")
+    if doc_type in ("invoice", "credit_note"):
+        amount_due_default(amounts)
     found.update(amounts)
     found["currency"] = find_currency(lines, amounts.get("grand_total"))
     for role, vat in find_vat_ids(lines).items():

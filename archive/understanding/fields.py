@@ -13,25 +13,35 @@ from archive.understanding.spans import Found, Line, after_label
 from archive.understanding.validators import iban_valid, normalise, vat_status
 from archive.understanding.values import AMOUNT, find_dates, parse_amount
 
-DUE_LABEL = re.compile(r"echeance|a payer (?:avant|jusqu.au)|payable (?:avant|le|jusqu)|fallig(?:keit)?|zahlbar bis"
-                       r"|due date|payment due|due (?:on|by)|pay by|zahlungsziel")
+DUE_LABEL = re.compile(r"echeance|a payer (?:avant|jusqu.au)|payable (?:avant|le|jusqu|by|until|before)|a regler avant"
+                       r"|fallig(?:keit)?|zahlbar[^\n]{0,40}?\bbis\b|uberweisen[^\n]{0,30}?\bbis\b|zahlungsziel"
+                       r"|due date|payment due|due (?:on|by)|pay by|remit (?:until|by|before)"
+                       r"|pay (?:until|before)")
 ISSUE_LABEL = re.compile(r"\b(?:date|datum|dated|issued?(?: on)?|vom|du|le|den)\b|[a-z]+datum\b")
-# (field, priority, label): the highest priority wins, then the last occurrence (totals stand at the bottom).
+# (field, priority, label): on each line only its best label counts (highest priority, then longest); across lines
+# the highest priority wins, then the last occurrence (totals stand at the bottom). Tax lines per rate (priority 2)
+# are added up when no tax total is printed.
 AMOUNT_LABELS = [
-    ("amount_due", 3, r"net a payer|reste a payer|montant du\b|solde du|zahlbetrag|zu zahlen|offener betrag"
-                      r"|amount due|balance due|total due|amount payable"),
-    ("grand_total", 3, r"total ttc|montant ttc|total toutes taxes|gesamtbetrag|rechnungsbetrag|bruttobetrag"
-                       r"|endbetrag|summe brutto|gesamtsumme|grand total|invoice total|total amount|total incl"),
-    ("grand_total", 1, r"\btotal\b(?! ?(?:ht|hors|net|tva|mwst|ust|tax|vat|excl|before|qty|quantit))|\bgesamt\b"
-                       r"|montant regle|montant paye|montant du virement|amount paid|payment amount"
-                       r"|uberweisungsbetrag|\bbetrag\b|\bmontant\b|\bamount\b"),
-    ("net_total", 3, r"total ht|montant ht|total hors taxes|nettobetrag|summe netto|gesamt netto|net total"
-                     r"|total net|total excl|subtotal|sous-total|zwischensumme|warenwert"),
-    ("tax_total", 3, r"total tva|montant tva|total mwst|summe mwst|umsatzsteuer gesamt|total vat|total tax|tax total"),
+    ("amount_due", 3, r"net a payer|reste a payer|solde a payer|montant du\b|solde du|zahlbetrag|zu zahlen"
+                      r"|offener betrag|restbetrag|amount due|balance due|total due|amount payable|due payable"
+                      r"|residual"),
+    ("grand_total", 3, r"total ttc|montant ttc|total toutes taxes|gesamtbetrag(?! der)|rechnungsbetrag|bruttobetrag"
+                       r"|endbetrag|summe brutto|brutto ?summe|rechnungssumme brutto|summe inkl|gesamtsumme"
+                       r"|grand total|invoice total|total amount|total incl|total \(incl|total with"),
+    ("grand_total", 2, r"\btotal\b(?! ?(?:ht|hors|net|tva|mwst|ust|tax|vat|excl|before|qty|quantit|w/o))|\bgesamt\b"),
+    ("grand_total", 1, r"montant regle|montant paye|montant du virement|amount paid|payment amount"
+                       r"|uberweisungsbetrag|\bbetrag\b|\bmontant\b|\bamount\b|rechnungssumme"),
+    ("net_total", 3, r"total ht|montant ht|total hors taxes|nettobetrag|summe netto|netto ?summe|gesamt netto"
+                     r"|rechnungssumme (?:netto|ohne)|summe ohne|summe der positionen|net total|total net|total excl"
+                     r"|total w/o|total before tax|net amount|subtotal|sous-total|zwischensumme|warenwert"),
+    ("tax_total", 3, r"total tva|total des taxes|total taxes|montant (?:de la )?tva|total mwst|summe mwst|summe ust"
+                     r"|umsatzsteuer gesamt|steuerbetrag|ust-?betrag|mwst-?betrag|zzgl\.? (?:ust|mwst)"
+                     r"|zuzugl\.? (?:ust|mwst)|plus vat|total vat|vat amount|total tax|tax total|tax amount"),
     ("tax_total", 2, r"\btva\b|\bmwst\b|\bust\b|umsatzsteuer|mehrwertsteuer|\bvat\b|\bsales tax\b|\btax\b"),
 ]
 _AMOUNT_LABELS = [(f, p, re.compile(r)) for f, p, r in AMOUNT_LABELS]
-IDENTIFIER_LINE = re.compile(r"idnr|n[o°]\.? ?(?:de )?tva|tva intra|vat (?:no|id|number|reg)|ust-?id|steuer-?n|siret|siren"
+SLASHED = re.compile(r"\b(\d{1,2})/(\d{1,2})/\d{4}\b")
+IDENTIFIER_LINE = re.compile(r"idnr|\bn[o°]?\.? ?(?:de )?tva|numero (?:de )?tva|tva intra|vat (?:no|id|number|reg)|ust-?id|steuer-?n|siret|siren"
                              r"|\biban\b|\bbic\b|swift")
 NOT_AMOUNT_CONTEXT = re.compile(r"n[o°]|nr|number|nummer|id|ident|intra|iban|bic|siret|siren|rcs|capital|kapital")
 CURRENCIES = {"€": "EUR", "eur": "EUR", "euro": "EUR", "euros": "EUR", "$": "USD", "usd": "USD", "£": "GBP",
@@ -47,13 +57,15 @@ PAYMENT_REFERENCE = re.compile(r"reference (?:de |du )?(?:paiement|virement)|ver
 
 
 def find_dates_labelled(lines: list[Line], first_page_only: bool = True) -> dict[str, Found]:
-    due = _dated(lines, DUE_LABEL, 0.85)
-    issue = _dated(lines, ISSUE_LABEL, 0.85, exclude=due)
+    month_first = uses_month_first(lines)
+    due = _dated(lines, DUE_LABEL, 0.85, month_first=month_first)
+    issue = _dated(lines, ISSUE_LABEL, 0.85, exclude=due, month_first=month_first)
     if issue is None:  # the first date on page 1 that is not the due date
         for line in lines:
             if line.page > 0 and first_page_only:
                 break
-            dates = [d for d in find_dates(line.text) if due is None or line.start + d[1] != due.start]
+            dates = [d for d in find_dates(line.text, month_first=month_first)
+                     if due is None or line.start + d[1] != due.start]
             if dates:
                 value, start, end = dates[0]
                 issue = Found(value.isoformat(), line.page, line.start + start, line.start + end, 0.5)
@@ -61,35 +73,109 @@ def find_dates_labelled(lines: list[Line], first_page_only: bool = True) -> dict
     return {k: v for k, v in (("issue_date", issue), ("due_date", due)) if v is not None}
 
 
-def _dated(lines: list[Line], label: re.Pattern, confidence: float, exclude: Found | None = None) -> Found | None:
+def uses_month_first(lines: list[Line]) -> bool:
+    """11/17/2017 somewhere in the document means its slashed dates are American, 11/03/2017 included."""
+    for line in lines:
+        for match in SLASHED.finditer(line.text):
+            first, second = int(match.group(1)), int(match.group(2))
+            if first > 12 >= second:
+                return False
+            if second > 12 >= first:
+                return True
+    return False
+
+
+def _dated(lines: list[Line], label: re.Pattern, confidence: float, exclude: Found | None = None,
+           month_first: bool = False) -> Found | None:
     for index, line in enumerate(lines):
         for match in label.finditer(line.folded):
-            for where, offset in after_label(lines, index, match.end()):
-                dates = [d for d in find_dates(where.text, offset)
+            for where, offset in after_label(lines, index, match.end(), match.start()):
+                dates = [d for d in find_dates(where.text, offset, month_first=month_first)
                          if exclude is None or (where.page, where.start + d[1]) != (exclude.page, exclude.start)]
-                if dates and (where is line or dates[0][1] < 12):
+                if dates and (where is line or dates[0][1] == offset or (offset == 0 and dates[0][1] < 12)):
                     value, start, end = dates[0]
                     return Found(value.isoformat(), where.page, where.start + start, where.start + end, confidence)
     return None
 
 
-def find_amounts(lines: list[Line]) -> dict[str, Found]:
+def find_amounts(lines: list[Line], credit: bool = False) -> dict[str, Found]:
     best: dict[str, tuple[int, Found]] = {}
-    for line in lines:
-        if IDENTIFIER_LINE.search(line.folded):
-            continue
-        for field, priority, label in _AMOUNT_LABELS:
-            match = label.search(line.folded)
-            if match is None or NOT_AMOUNT_CONTEXT.match(line.folded, match.end() + 1):
-                continue
-            amount = _last_amount(line, match.end())
-            if amount is not None and priority >= best.get(field, (0, None))[0]:
+    rate_lines: list[Found] = []
+    for index, line in enumerate(lines):
+        for field, priority, amount, in_header in _line_amounts(lines, index, credit):
+            if (field, priority) == ("tax_total", 2) and not in_header:
+                rate_lines.append(amount)
+            if priority >= best.get(field, (0, None))[0]:
                 best[field] = (priority, amount)
     found = {field: item for field, (_, item) in best.items()}
+    if len(rate_lines) > 1 and best.get("tax_total", (0,))[0] == 2:
+        total = sum(Decimal(f.value) for f in rate_lines)
+        found["tax_total"] = Found(str(total), rate_lines[-1].page, rate_lines[0].start, rate_lines[-1].end, 0.7)
     return _cross_check(found)
 
 
-def _last_amount(line: Line, offset: int) -> Found | None:
+def _line_amounts(lines: list[Line], index: int, credit: bool):
+    """The line's best label with the last amount after it; or, for a header row without amounts, each of its
+    labels with the amount in the next line under it ("Nettobetrag   MwSt   Gesamtbetrag")."""
+    labels = _line_labels(lines[index])
+    if not labels:
+        return
+    field, priority, start, end = labels[0]
+    amount = _last_amount(lines[index], end, credit)
+    if amount is not None:
+        yield field, priority, amount, False
+        return
+    following = next((ln for ln in lines[index + 1:index + 3] if ln.text.strip()), None)
+    if following is None or following.page != lines[index].page or len(labels) < 2:
+        return
+    amounts = [m for m in AMOUNT.finditer(following.text)
+               if not re.match(r"\s?%", following.text[m.end():m.end() + 2])]
+    in_order = sorted(labels, key=lambda label: label[2])
+    if len(amounts) == len(in_order):  # one amount per column: matched in order, whatever the spacing
+        pairs = [(label, _found(following, match, credit)) for label, match in zip(in_order, amounts)]
+    else:
+        pairs = [(label, _amount_under(following, label[2], label[3], credit)) for label in in_order]
+    taken: set[str] = set()
+    for (field, priority, _, _), amount in pairs:
+        if amount is not None and field not in taken:
+            taken.add(field)
+            yield field, priority, _with_confidence(amount, 0.7), True
+
+
+def _amount_under(following: Line, start: int, end: int, credit: bool) -> Found | None:
+    for match in AMOUNT.finditer(following.text):
+        if abs(match.end() - end) <= 10 or abs(match.start() - start) <= 4:
+            return _found(following, match, credit)
+    return None
+
+
+def _found(line: Line, match: re.Match, credit: bool) -> Found | None:
+    value = parse_amount(match.group())
+    if value is None:
+        return None
+    return Found(str(abs(value) if credit else value), line.page, line.start + match.start(),
+                 line.start + match.end(), 0.7)
+
+
+def _line_labels(line: Line) -> list[tuple[str, int, int, int]]:
+    """(field, priority, start, end) of the labels on a line, best first, overlapping ones dropped."""
+    if IDENTIFIER_LINE.search(line.folded):
+        return []
+    found = []
+    for field, priority, label in _AMOUNT_LABELS:
+        for match in label.finditer(line.folded):
+            if not NOT_AMOUNT_CONTEXT.match(line.folded, match.end() + 1):
+                found.append((priority, match.end() - match.start(), field, match.start(), match.end()))
+    found.sort(key=lambda item: (-item[0], -item[1]))
+    kept: list[tuple[str, int, int, int]] = []
+    for priority, _, field, start, end in found:
+        if all(end <= s or start >= e for _, _, s, e in kept):
+            kept.append((field, priority, start, end))
+    return kept
+
+
+def _last_amount(line: Line, offset: int, credit: bool = False) -> Found | None:
+    """The last amount after the label (not a percentage); a credit note's amounts count as positive."""
     candidates = [m for m in AMOUNT.finditer(line.text, offset)
                   if not re.match(r"\s?%", line.text[m.end():m.end() + 2])]
     if not candidates:
@@ -98,7 +184,15 @@ def _last_amount(line: Line, offset: int) -> Found | None:
     value = parse_amount(match.group())
     if value is None:
         return None
-    return Found(str(value), line.page, line.start + match.start(), line.start + match.end(), 0.85)
+    return Found(str(abs(value) if credit else value), line.page, line.start + match.start(),
+                 line.start + match.end(), 0.85)
+
+
+def amount_due_default(found: dict[str, Found]) -> None:
+    """With no amount due printed, EN 16931 says it is the grand total (nothing prepaid): trusted less."""
+    grand = found.get("grand_total")
+    if grand is not None and "amount_due" not in found:
+        found["amount_due"] = _with_confidence(grand, min(grand.confidence, 0.6))
 
 
 def _cross_check(found: dict[str, Found]) -> dict[str, Found]:

@@ -37,12 +37,23 @@ def lines_of(pages: list[str], folded_pages: list[str]) -> list[Line]:
     return out
 
 
-def after_label(lines: list[Line], index: int, label_end: int) -> Iterator[tuple[Line, int]]:
-    """Where a label's value may stand: the rest of its line, then the next non-blank line of the same page."""
+def after_label(lines: list[Line], index: int, label_end: int,
+                label_start: int | None = None) -> Iterator[tuple[Line, int]]:
+    """Where a label's value may stand: the rest of its line, then the next non-blank line of the same page.
+
+    When the label is one column header among others ("Rechnungsnummer   Datum   Kundennummer"), its value stands
+    in the next line under it: the word there that starts nearest to the label's column."""
     yield lines[index], label_end
+    text = lines[index].text
+    header = label_start is not None and (text[label_end:].strip() != "" or text[:label_start].strip() != "")
     for following in lines[index + 1:index + 3]:
         if following.page != lines[index].page:
             return
         if following.text.strip():
-            yield following, 0
+            yield following, column_under(following.text, label_start) if header else 0
             return
+
+
+def column_under(text: str, column: int) -> int:
+    words = [m.start() for m in re.finditer(r"\S+", text)]
+    return min(words, key=lambda start: abs(start - column))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
@@ -54,20 +55,25 @@ def amount_text(value: Decimal) -> str:
 
 def fold(text: str) -> str:
     """Lower case without accents, same length as the input (so offsets stay valid)."""
-    out = []
-    for ch in text:
-        base = unicodedata.normalize("NFKD", ch)[:1] if ord(ch) > 127 else ch
-        out.append((base or ch).lower()[:1] or " ")
-    return "".join(out).replace("ß", "s")
+    return text.translate({ord(ch): _fold_char(ch) for ch in set(text) if ch.isupper() or ord(ch) > 127})
 
 
-def parse_date(match: re.Match) -> date | None:
+@lru_cache(maxsize=4096)
+def _fold_char(ch: str) -> str:
+    if ch == "ß":
+        return "s"
+    base = unicodedata.normalize("NFKD", ch)[:1] if ord(ch) > 127 else ch
+    return (base or ch).lower()[:1] or " "
+
+
+def parse_date(match: re.Match, month_first: bool = False) -> date | None:
     try:
         if match.group("iso"):
             return date(int(match.group("iy")), int(match.group("im")), int(match.group("id")))
         if match.group("num"):
             day, month, year = int(match.group("nd")), int(match.group("nm")), int(match.group("ny"))
-            if month > 12 and day <= 12:  # 03/25/2026: an American date
+            slashed = "/" in match.group("num")
+            if (month > 12 and day <= 12) or (month_first and slashed and day <= 12):  # 03/25/2026: American
                 day, month = month, day
             return date(year + 2000 if year < 100 else year, month, day)
         if match.group("dmy"):
@@ -86,10 +92,11 @@ def _month(word: str) -> int | None:
     return MONTHS.get(key)
 
 
-def find_dates(text: str, start: int = 0, end: int | None = None) -> list[tuple[date, int, int]]:
+def find_dates(text: str, start: int = 0, end: int | None = None,
+               month_first: bool = False) -> list[tuple[date, int, int]]:
     found = []
     for match in DATE.finditer(text, start, len(text) if end is None else end):
-        value = parse_date(match)
+        value = parse_date(match, month_first)
         if value is not None and 1990 <= value.year <= 2100:
             found.append((value, match.start(), match.end()))
     return found

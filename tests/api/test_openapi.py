@@ -516,6 +516,23 @@ def exercise_retention(api, auth, runtime, system_actor, invoice, confirmation):
     assert gone["code"] == "disposed"
     tombstone = api.call("get", "/documents/{document_id}", 200, params=doc, headers=auth).get_json()
     assert tombstone["retention"]["status"] == "disposed"
+    exercise_erasure(api, auth, managers, done)
+
+
+def exercise_erasure(api, auth, managers, done):
+    """A GDPR erasure request for the customer whose invoice was just disposed."""
+    assert done["erasure_request_id"] is None
+    recorded = api.call("post", "/erasure-requests", 201, headers=managers["alice"], json_body={
+        "customer": "C-1042", "requester": "the data subject", "legal_ground": "GDPR art. 17(1)(a)",
+        "reference": "DPO-1"}).get_json()
+    ids = {"request_id": recorded["id"]}
+    listed = api.call("get", "/erasure-requests", 200, query={"customer": "C-1042"}, headers=auth).get_json()
+    assert [r["id"] for r in listed["items"]] == [recorded["id"]]
+    assert api.call("get", "/erasure-requests/{request_id}", 200, params=ids, headers=auth).get_json() == recorded
+    report = api.call("get", "/erasure-requests/{request_id}/report", 200, params=ids, headers=auth).get_json()
+    disposed = [d for d in report["documents"] if d["state"] == "disposed"]
+    assert [d["certificate"] for d in disposed] == [done["certificate_id"]]
+    assert sum(report["summary"].values()) == recorded["document_count"] == len(report["documents"])
 
 
 # --- authentication and scopes ------------------------------------------------------------------------------------
@@ -573,6 +590,10 @@ ONLY_THE_SCOPE = {
     ("/disposition-batches/{batch_id}", "get"): (404, "batch_not_found"),
     ("/disposition-batches/{batch_id}/approve", "post"): (403, "role_required"),
     ("/disposition-batches/{batch_id}/execute", "post"): (403, "role_required"),
+    ("/erasure-requests", "post"): (400, "invalid_json"),
+    ("/erasure-requests", "get"): (200, None),
+    ("/erasure-requests/{request_id}", "get"): (404, "erasure_request_not_found"),
+    ("/erasure-requests/{request_id}/report", "get"): (404, "erasure_request_not_found"),
     ("/review", "get"): (200, None),
     ("/documents/{document_id}/confirm", "post"): (404, "document_not_found"),
 }

@@ -163,6 +163,46 @@ def test_disposition_destroys_content_keeps_the_tombstone_and_signs_a_certificat
         pass
     view = archive.call("get", f"/documents/{done['certificate_id']}").json
     assert view["doc_type"] == "disposition_certificate" and view["retention"]["action"] == "keep"
+    check_pdf_certificate(archive, done, body)
+
+
+def check_pdf_certificate(archive, done, body):
+    """The readable PDF parses, and lists the batch, the approvals, the key id and every destroyed checksum."""
+    import io
+
+    import pikepdf
+    response = archive.call("get", f"/documents/{done['pdf_certificate_id']}/content")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    pdf = pikepdf.open(io.BytesIO(response.data))
+    assert pdf.check_pdf_syntax() == []
+    text = b"".join(page.Contents.read_bytes() for page in pdf.pages).decode("cp1252")
+    for document in body["documents"]:
+        assert document["id"] in text
+        assert all(v["checksum"] in text for v in document["versions"])
+    signature = json.loads(archive.call("get", f"/documents/{done['certificate_id']}/content").data)["signature"]
+    assert signature["key_id"] in text and signature["signed"] in text and done["id"] in text
+    assert "Approved by user:bob" in text
+    view = archive.call("get", f"/documents/{done['pdf_certificate_id']}").json
+    assert view["doc_type"] == "disposition_certificate" and view["retention"]["action"] == "keep"
+
+
+def test_a_certificate_pdf_of_many_pages_is_well_formed(tmp_path):
+    import pikepdf
+    from retention.certificate_pdf import LINES_PER_PAGE, PdfWriter, item_lines
+    path = tmp_path / "c.pdf"
+    with path.open("wb") as out:
+        writer = PdfWriter(out.write, "Disposition certificate (test) \\ é")
+        for n in range(500):
+            for line in item_lines({"id": f"doc-{n}", "doc_type": "invoice", "customer": "Société (SA)", "order": None,
+                                    "retain_until": "2034-12-31",
+                                    "versions": [{"number": 1, "checksum": f"sha256:{n:064x}", "size": n}]}):
+                writer.line(line)
+        writer.close()
+    pdf = pikepdf.open(path)
+    assert len(pdf.pages) == -(-1000 // LINES_PER_PAGE)
+    assert str(pdf.docinfo.Title) == "Disposition certificate (test) \\ é"
+    last = pdf.pages[-1].Contents.read_bytes().decode("cp1252")
+    assert f"sha256:{499:064x}" in last and "customer Société \\(SA\\)" in last
 
 
 def test_audit_verify_stays_intact_from_the_cli_after_disposition(archive, monkeypatch):

@@ -242,3 +242,24 @@ def _get(result: Extracted, path: str):
     head, _, tail = path.partition(".")
     value = result.fields[head]
     return getattr(value, tail) if isinstance(value, Party) else (value[tail] if tail else value)
+
+
+def test_values_under_column_headers_are_read_by_column():
+    text = ("Muster GmbH\nRECHNUNG\n"
+            "Rechnungsnummer   Datum        Kundennummer   Ihre Bestellung\n"
+            "RE-2026-17        03.03.2026   K-55           PO-88\n\n"
+            "Nettobetrag     MwSt 19 %     Gesamtbetrag\n"
+            "   100,00          19,00         119,00 EUR\n")
+    fields = read(text).fields
+    assert (fields["number"], fields["issue_date"], fields["buyer"].id) == ("RE-2026-17", "2026-03-03", "K-55")
+    assert fields["order_references"] == ["PO-88"]
+    assert (fields["net_total"], fields["tax_total"], fields["grand_total"]) == ("100.00", "19.00", "119.00")
+    assert fields["amount_due"] == "119.00"  # nothing prepaid: the grand total, trusted less
+    spacing_lost = read(text.replace("   ", " ").replace("  ", " ")).fields  # a PDF text layer keeps one blank
+    assert (spacing_lost["net_total"], spacing_lost["tax_total"]) == ("100.00", "19.00")
+
+
+def test_american_dates_are_recognised_from_the_document():
+    fields = read("INVOICE No. 7\nInvoice Date 11/03/2017\nDue Date 12/03/2017\nPaid 11/17/2017").fields
+    assert (fields["issue_date"], fields["due_date"]) == ("2017-11-03", "2017-12-03")
+    assert read("FACTURE N° 7\nDate 11/03/2017\nÉchéance 12/03/2017").fields["issue_date"] == "2017-03-11"

@@ -7,7 +7,6 @@ from archive import documents, filing
 from archive.errors import InvalidInput
 from archive.metadata import parse_filing, parse_json_object, parse_patch
 from retention import disposition
-from retention.policies import schedule_of
 from web.auth import requires
 from web.context import actor, runtime
 from web.downloads import content_disposition
@@ -31,9 +30,7 @@ def file_document():
 @bp.get("/documents/<document_id>")
 @requires("read")
 def show(document_id: str):
-    rt = runtime()
-    with rt.transaction() as session:
-        return documents.view_document(session, rt.clock, actor(), document_id, schedule_of(rt))
+    return documents.show_document(runtime(), actor(), document_id)
 
 
 @bp.delete("/documents/<document_id>")

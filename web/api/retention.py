@@ -6,7 +6,7 @@ from typing import Any
 from flask import Blueprint, request, url_for
 
 from archive.errors import InvalidInput
-from retention import disposition, holds
+from retention import disposition, erasure, holds
 from web.auth import requires
 from web.context import actor, runtime
 from web.params import limit_param
@@ -69,6 +69,31 @@ def approve(batch_id: str):
 @requires("audit")
 def execute(batch_id: str):
     return disposition.execute(runtime(), actor(), batch_id)
+
+
+@bp.post("/erasure-requests")
+@requires("audit")
+def record_erasure_request():
+    recorded = erasure.record_request(runtime(), actor(), _body())
+    return recorded, 201, {"Location": url_for("retention.show_erasure_request", request_id=recorded["id"])}
+
+
+@bp.get("/erasure-requests")
+@requires("audit")
+def list_erasure_requests():
+    return {"items": erasure.list_requests(runtime(), actor(), request.args.get("customer") or None)}
+
+
+@bp.get("/erasure-requests/<request_id>")
+@requires("audit")
+def show_erasure_request(request_id: str):
+    return erasure.show_request(runtime(), actor(), request_id)
+
+
+@bp.get("/erasure-requests/<request_id>/report")
+@requires("audit")
+def erasure_report(request_id: str):
+    return erasure.report(runtime(), actor(), request_id)
 
 
 def _body(optional: bool = False) -> dict[str, Any]:
