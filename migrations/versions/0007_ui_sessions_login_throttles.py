@@ -1,7 +1,7 @@
 """web UI: server-side sessions, login backoff, users' language preference
 
 Revision ID: 0007
-Revises: 0006
+Revises: 0008
 Create Date: 2026-11-29 14:30:00
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0007'
-down_revision = '0006'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
