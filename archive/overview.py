@@ -1,4 +1,4 @@
-"""Read models for the UI's overview pages: what needs attention, order completeness, card details.
+"""Read models for the UI's pages: what needs attention, order completeness, card details, suggestions to confirm.
 
 Each function reads in batches (one query per kind of fact, never one per document) and the public ones append
 an audit event like the API's reads do.
@@ -7,29 +7,22 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date
-from decimal import Decimal, InvalidOperation
-from typing import Any, Iterable
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from archive.clock import Clock, isoformat
 from archive.customers import find_customer
+from archive.documents import load
 from archive.dossiers import STAGES
-from archive.models import Document, DocumentType, Extraction, FixityRun, Order
+from archive.review import open_reasons
+from archive.suggestions import KEY_FIELDS, suggested_for
+from archive.models import Document, DocumentType, FixityRun, Order
 from archive.models_retention import LegalHold, LegalHoldDocument
 from audit.log import Actor, append
 
 RECENT = 10
-# Which document types count for which column of the reconciliation.
-RECONCILIATION = {
-    "ordered": ("customer_order", "purchase_order", "order_confirmation"),
-    "delivered": ("delivery_note", "shipping_document"),
-    "invoiced": ("invoice",),
-    "credited": ("credit_note",),
-    "paid": ("payment_advice",),
-}
-AMOUNT_FIELDS = ("grand_total", "amount_due", "net_total")
 
 
 def attention(session: Session, clock: Clock, actor: Actor, due_classes: list[str]) -> dict[str, Any]:
@@ -78,63 +71,13 @@ def order_completeness(session: Session, customer_number: str) -> dict[str, dict
 
 
 def card_details(session: Session, ids: list[str]) -> dict[str, dict[str, Any]]:
-    """What a dossier card adds to the dossier view: retention, hold, status, extracted number and amount."""
+    """What a dossier card adds to the dossier view: retention, legal hold, status."""
     details: dict[str, dict[str, Any]] = {}
     for start in range(0, len(ids), 900):
-        chunk = ids[start:start + 900]
-        for row in session.execute(select(Document.id, Document.retain_until, Document.held, Document.status,
-                                          Document.current_version).where(Document.id.in_(chunk))):
-            details[row.id] = {"retain_until": _iso(row.retain_until), "held": row.held, "status": row.status,
-                               "version": row.current_version, "fields": {}, "confidence": None}
-        for extraction in session.scalars(select(Extraction).where(Extraction.document_id.in_(chunk))):
-            detail = details.get(extraction.document_id)
-            if detail is not None and extraction.version == detail["version"]:
-                detail["fields"], detail["confidence"] = plain_fields(extraction.fields), extraction.confidence
+        for row in session.execute(select(Document.id, Document.retain_until, Document.held, Document.status)
+                                   .where(Document.id.in_(ids[start:start + 900]))):
+            details[row.id] = {"retain_until": _iso(row.retain_until), "held": row.held, "status": row.status}
     return details
-
-
-def plain_fields(fields: dict[str, Any] | None) -> dict[str, Any]:
-    """Extracted fields as plain values, whether stored bare or as {value, confidence, provenance}."""
-    return {k: (v.get("value") if isinstance(v, dict) and "value" in v else v) for k, v in (fields or {}).items()}
-
-
-def reconciliation(cards: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """Ordered against delivered against invoiced against paid, from the documents' extracted amounts."""
-    totals: dict[str, Decimal] = defaultdict(Decimal)
-    counts: dict[str, int] = defaultdict(int)
-    currencies: set[str] = set()
-    for card in cards:
-        column = next((c for c, types in RECONCILIATION.items() if card["doc_type"] in types), None)
-        if column is None:
-            continue
-        counts[column] += 1
-        amount = _amount(card.get("fields") or {})
-        if amount is not None:
-            totals[column] += amount
-            currencies.update([card["fields"]["currency"]] if card["fields"].get("currency") else [])
-    rows = {c: {"documents": counts[c], "amount": str(totals[c]) if c in totals else None} for c in RECONCILIATION}
-    invoiced = totals.get("invoiced", Decimal(0)) - totals.get("credited", Decimal(0))
-    open_amount = invoiced - totals.get("paid", Decimal(0)) if "invoiced" in totals else None
-    return {"rows": rows, "currency": ", ".join(sorted(currencies)) or None,
-            "open_amount": str(open_amount) if open_amount is not None else None,
-            "ordered_vs_invoiced": _compare(totals, "ordered", invoiced)}
-
-
-def _compare(totals: dict[str, Decimal], column: str, invoiced: Decimal) -> str | None:
-    if column not in totals or "invoiced" not in totals:
-        return None
-    return "equal" if totals[column] == invoiced else ("over" if invoiced > totals[column] else "under")
-
-
-def _amount(fields: dict[str, Any]) -> Decimal | None:
-    for name in AMOUNT_FIELDS:
-        value = fields.get(name)
-        if value not in (None, ""):
-            try:
-                return Decimal(str(value))
-            except InvalidOperation:
-                return None
-    return None
 
 
 def document_holds(session: Session, document_id: str) -> list[dict[str, Any]]:
@@ -144,20 +87,6 @@ def document_holds(session: Session, document_id: str) -> list[dict[str, Any]]:
     return [{"id": h.id, "status": "released" if h.released_at else "active", "reason": h.reason,
              "case_reference": h.case_reference, "placed_at": isoformat(h.placed_at), "placed_by": h.placed_by}
             for h in rows]
-
-
-def document_extraction(session: Session, document_id: str, version: int) -> dict[str, Any] | None:
-    extraction = session.get(Extraction, (document_id, version))
-    if extraction is None:
-        return None
-    return {"source": extraction.source, "doc_type": extraction.doc_type, "confidence": extraction.confidence,
-            "fields": extraction.fields or {}, "created_at": isoformat(extraction.created_at),
-            "text_excerpt": (extraction.text or "")[:2000]}
-
-
-def missing_stages(stages: list[dict[str, Any]]) -> list[str]:
-    return [s["stage"] for s in stages if s["stage"] != "other" and not s["present"]]
-
 
 
 def _iso(value: date | None) -> str | None:
@@ -188,3 +117,53 @@ def list_accounts(session: Session, clock: Clock, actor: Actor) -> dict[str, Any
               for t in session.scalars(select(ApiToken).order_by(ApiToken.created_at.desc()))]
     append(session, clock, actor, "account.listed", None, {"users": len(users), "tokens": len(tokens)})
     return {"users": users, "tokens": tokens}
+
+
+def document_suggestion(session: Session, document_id: str) -> dict[str, Any] | None:
+    """What was read from the document, field by field, with confidence, provenance and who confirmed it."""
+    document = load(session, document_id)
+    suggested = suggested_for(session, [document])[document_id]
+    reasons = open_reasons(session, document_id)
+    if suggested.source is None and suggested.confirmed_at is None:
+        return {"fields": [], "reasons": reasons, "source": None} if reasons else None
+    names = [n for n in KEY_FIELDS if n in suggested.fields] + sorted(set(suggested.fields) - set(KEY_FIELDS))
+    fields = [{"name": name, "value": suggested.fields[name], "confidence": suggested.field_confidence(name),
+               "provenance": suggested.provenance.get(name) or suggested.provenance.get(f"{name}[0]"),
+               "confirmed": name in suggested.confirmed}
+              for name in names if suggested.fields[name] not in (None, [], {})]
+    return {"source": suggested.source, "doc_type": suggested.doc_type, "confidence": suggested.confidence,
+            "confirmed_at": isoformat(suggested.confirmed_at), "fields": fields, "reasons": reasons,
+            "values": {name: suggested.fields.get(name) for name in names}}
+
+
+def confirmation_body(session: Session, document_id: str, form: dict[str, str]) -> dict[str, Any]:
+    """The confirm request for what a person submitted: only the fields whose value they changed are corrections."""
+    document = load(session, document_id)
+    suggested = suggested_for(session, [document])[document_id]
+    corrections: dict[str, Any] = {}
+    for name in CONFIRMABLE:
+        if name not in form:
+            continue
+        submitted, shown = form[name].strip(), form_value(suggested.fields.get(name))
+        if submitted != shown:
+            corrections[name] = _list(submitted) if name in LIST_FIELDS else (submitted or None)
+    body: dict[str, Any] = {"fields": corrections} if corrections else {}
+    if form.get("doc_type") and form["doc_type"] != (suggested.doc_type or document.doc_type):
+        body["doc_type"] = form["doc_type"]
+    return body
+
+
+CONFIRMABLE = ("number", "issue_date", "due_date", "currency", "net_total", "tax_total", "grand_total", "amount_due",
+               "order_references", "delivery_references", "invoice_references")
+LIST_FIELDS = ("order_references", "delivery_references", "invoice_references")
+
+
+def form_value(value: Any) -> str:
+    """How a field is shown in the confirm form: lists comma-separated, nothing as empty."""
+    if value in (None, [], {}):
+        return ""
+    return ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
+
+
+def _list(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]

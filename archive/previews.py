@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 
+from archive.access import readable, record_refusal, refusal
 from archive.documents import Content, load, verify_blob
 from archive.errors import Gone, NotFound, PayloadTooLarge, UnsupportedMediaType
 from archive.models import Document, DocumentVersion
@@ -29,18 +30,28 @@ def open_preview(rt: Runtime, actor: Actor, document_id: str, version: int | Non
     with rt.transaction() as session:
         document = load(session, document_id)
         chosen = _version(document, version)
-        if document.status == "disposed":
-            raise Gone(f"the content of document {document_id} was destroyed by disposition", code="disposed")
-        if preview_kind(chosen.mime_type) is None:
-            raise UnsupportedMediaType(f"{chosen.mime_type} is never shown inline; download it instead",
-                                       code="no_preview")
-        if kind == "thumbnail" and chosen.size > THUMBNAIL_MAX_BYTES:
-            raise PayloadTooLarge("too large for a thumbnail", code="no_preview")
-        verify_blob(rt, chosen.checksum, chosen.size)
-        append(session, rt.clock, actor, "document.previewed", f"document:{document_id}",
-               {"version": chosen.number, "checksum": chosen.checksum, "kind": kind})
+        allowed = readable(actor, document)
+        if not allowed:
+            record_refusal(session, rt.clock, actor, document_id, "content")
+        else:
+            _require_previewable(document, chosen, kind)
+            verify_blob(rt, chosen.checksum, chosen.size)
+            append(session, rt.clock, actor, "document.previewed", f"document:{document_id}",
+                   {"version": chosen.number, "checksum": chosen.checksum, "kind": kind})
+    if not allowed:
+        raise refusal(document_id)
     return Content(document_id, chosen.number, chosen.checksum, chosen.size, chosen.mime_type,
                    chosen.original_filename, rt.blobs.open(chosen.checksum, chosen.size))
+
+
+def _require_previewable(document: Document, version: DocumentVersion, kind: str) -> None:
+    if document.status == "disposed":
+        raise Gone(f"the content of document {document.id} was destroyed by disposition", code="disposed")
+    if preview_kind(version.mime_type) is None:
+        raise UnsupportedMediaType(f"{version.mime_type} is never shown inline; download it instead",
+                                   code="no_preview")
+    if kind == "thumbnail" and version.size > THUMBNAIL_MAX_BYTES:
+        raise PayloadTooLarge("too large for a thumbnail", code="no_preview")
 
 
 def thumbnail_png(rt: Runtime, actor: Actor, document_id: str, version: int | None) -> bytes:

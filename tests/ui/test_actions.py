@@ -186,3 +186,34 @@ def test_the_dossier_reconciles_from_extracted_amounts(login, filed, runtime):
     assert "No document for the stage" in page
     with runtime.transaction() as session:
         assert session.get(Document, filed["invoice"]["id"]).external_reference == "INV-4711"
+
+
+def test_review_queue_and_confirming_extracted_fields(login, filed, runtime):
+    from archive.models import Extraction
+    from archive.models_understanding import ReviewItem
+    invoice = filed["invoice"]["id"]
+    with runtime.transaction() as session:
+        session.add(Extraction(document_id=invoice, version=1, source="text", doc_type="invoice", text="Facture",
+                               fields={"number": "F-77", "grand_total": "120.00", "currency": "EUR",
+                                       "order_references": ["PO-4711"]}, confidence=0.55,
+                               created_at=runtime.clock()))
+        session.add(ReviewItem(document_id=invoice, reason="low_confidence", detail="",
+                               message="its fields were read with low confidence", created_at=runtime.clock()))
+    staff, auditor = login("staff"), login("auditor")
+    queue = auditor.get("/review").get_data(as_text=True)
+    assert "its fields were read with low confidence" in queue and f"/documents/{invoice}" in queue
+    assert "1</strong> to review" in auditor.get("/").get_data(as_text=True)
+    page = staff.get(f"/documents/{invoice}").get_data(as_text=True)
+    assert "F-77" in page and "55 %" in page and f'action="/documents/{invoice}/confirm"' in page
+    assert f'action="/documents/{invoice}/confirm"' not in auditor.get(f"/documents/{invoice}").get_data(as_text=True)
+    form = {"csrf_token": staff.csrf, "doc_type": "invoice", "number": "F-77", "grand_total": "121.50",
+            "currency": "EUR", "order_references": "PO-4711"}
+    assert staff.post(f"/documents/{invoice}/confirm", data=form).status_code == 302
+    confirmed = events(runtime, "extraction.confirmed")[-1]
+    assert confirmed.actor == "user:staff-user"
+    assert confirmed.details["changes"] == {"grand_total": {"old": "120.00", "new": "121.50"}}
+    assert "Nothing to review." in auditor.get("/review").get_data(as_text=True)
+    page = staff.get(f"/documents/{invoice}").get_data(as_text=True)
+    assert "121.50" in page and "confirmed" in page
+    bad = staff.post(f"/documents/{invoice}/confirm", data={**form, "due_date": "31/12/2026"})
+    assert bad.status_code == 400 and "YYYY-MM-DD" in bad.get_data(as_text=True)

@@ -26,7 +26,7 @@ def test_auditors_may_choose_their_language_but_change_nothing_else(login):
 def test_plural_forms_and_placeholders_are_translated(login, filed):
     client = login("admin")
     page = client.get("/customers/C-1042/orders/PO-4711", headers={"Accept-Language": "fr"}).get_data(as_text=True)
-    assert "Rapprochement" in page and "1 document" in page and "Réception" in page
+    assert "Rapprochement" in page and "1 bon de livraison" in page and "Réception" in page
 
 
 def test_every_message_has_a_french_translation_and_the_mo_is_compiled():

@@ -167,3 +167,16 @@ def test_previews_and_downloads_are_audited(login, filed, runtime):
     previewed = actions(runtime, "document.previewed")
     assert previewed and previewed[-1].actor == "user:staff-user" and previewed[-1].credential == "session"
     assert actions(runtime, "document.downloaded")[-1].actor == "user:staff-user"
+
+
+def test_restricted_documents_are_refused_to_staff_and_shown_to_auditors(login, filed, runtime):
+    from archive.models import Document
+    document_id = filed["invoice"]["id"]
+    with runtime.transaction() as session:
+        session.get(Document, document_id).restricted = True
+    staff, auditor = login("staff"), login("auditor")
+    for suffix in ("", "/preview", "/thumbnail.png", "/download"):
+        assert staff.get(f"/documents/{document_id}{suffix}").status_code == 403, suffix
+        assert auditor.get(f"/documents/{document_id}{suffix}").status_code == 200, suffix
+    refused = actions(runtime, "document.access_refused")
+    assert len(refused) == 4 and {e.actor for e in refused} == {"user:staff-user"}

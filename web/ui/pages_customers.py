@@ -13,6 +13,8 @@ from web.downloads import content_disposition
 from web.params import limit_param
 from web.ui.guard import bp, page
 
+DELIVERY_TYPES = ("delivery_note", "shipping_document")
+
 
 @bp.get("/customers", endpoint="customers")
 @page()
@@ -42,10 +44,9 @@ def dossier(number: str, order_number: str):
         view = dossiers.view_dossier(session, rt.clock, actor(), number, order_number)
         ids = [card["id"] for stage in view["stages"] for card in stage["documents"]]
         details = overview.card_details(session, ids)
-    cards = [{**card, **details.get(card["id"], {})} for stage in view["stages"] for card in stage["documents"]]
-    return render_template("dossier.html", dossier=view, details=details,
-                           reconciliation=view.get("reconciliation") or overview.reconciliation(cards),
-                           missing=overview.missing_stages(view["stages"]))
+    delivered = sum(1 for stage in view["stages"] for card in stage["documents"]
+                    if card["doc_type"] in DELIVERY_TYPES)
+    return render_template("dossier.html", dossier=view, details=details, delivered=delivered)
 
 
 @bp.get("/customers/<number>/orders/<order_number>/evidence.zip")

@@ -1,14 +1,14 @@
 """A document: preview, metadata and extracted fields, versions, relations, retention, holds, audit history."""
 from __future__ import annotations
 
-from flask import Response, g, redirect, render_template, request, url_for
+from flask import Response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from archive import documents, filing, overview, previews
+from archive.confirmation import confirm_fields
 from archive.errors import InvalidInput
 from archive.metadata import parse_patch
 from audit.queries import list_events
-from retention.policies import schedule_of
 from web.context import actor, runtime
 from web.downloads import content_disposition
 from web.params import positive_int_param
@@ -23,14 +23,16 @@ EDITABLE = ("doc_type", "title", "document_date", "external_reference", "order")
 @page()
 def document(document_id: str):
     rt = runtime()
+    view = documents.show_document(rt, actor(), document_id)  # refuses restricted documents to other roles
     with rt.transaction() as session:
-        view = documents.view_document(session, rt.clock, actor(), document_id, schedule_of(rt))
-        extraction = overview.document_extraction(session, document_id, view["current_version"])
+        extraction = overview.document_suggestion(session, document_id)
         holds = overview.document_holds(session, document_id)
+        types = overview.document_types(session)
         history = list_events(session, rt.clock, actor(), subject=f"document:{document_id}",
                               limit=50) if may_read("audit") else None
     return render_template("document.html", doc=view, extraction=extraction, holds=holds, history=history,
-                           preview=previews.preview_kind(view["mime_type"]), editable=EDITABLE)
+                           preview=previews.preview_kind(view["mime_type"]), types=types,
+                           confirmable=overview.CONFIRMABLE, form_value=overview.form_value)
 
 
 @bp.get("/documents/<document_id>/preview")
@@ -84,6 +86,18 @@ def document_correct(document_id: str):
         body["order"] = {"number": changes["order"]} if changes["order"] else None
     documents.update_metadata(runtime(), actor(), document_id, parse_patch(body))
     notify(_("Metadata corrected."), "ok")
+    return redirect(url_for("ui.document", document_id=document_id))
+
+
+@bp.post("/documents/<document_id>/confirm")
+@page(scope="file")
+def document_confirm(document_id: str):
+    """The same service as `POST /api/v1/documents/{id}/confirm`, with the corrections the person made."""
+    rt = runtime()
+    with rt.reading() as session:
+        body = overview.confirmation_body(session, document_id, request.form.to_dict())
+    result = confirm_fields(rt, actor(), document_id, body)
+    notify(_("Extracted fields confirmed; %(n)s corrected.", n=len(result["changes"])), "ok")
     return redirect(url_for("ui.document", document_id=document_id))
 
 
