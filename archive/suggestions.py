@@ -12,6 +12,7 @@ from typing import Any, Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from archive.clock import as_utc
 from archive.models import Document, Extraction
 from archive.models_understanding import ExtractionConfirmation
 
@@ -63,7 +64,14 @@ def suggested_for(session: Session, documents: Iterable[Document]) -> dict[str, 
                    if e.version == versions[e.document_id]}
     confirmations = {c.document_id: c for c in session.scalars(
         select(ExtractionConfirmation).where(ExtractionConfirmation.document_id.in_(ids)))}
-    return {d.id: _suggested(extractions.get(d.id), confirmations.get(d.id)) for d in documents}
+    return {d.id: _suggested(extractions.get(d.id), _still_valid(confirmations.get(d.id), d)) for d in documents}
+
+
+def _still_valid(confirmation: ExtractionConfirmation | None, document: Document) -> ExtractionConfirmation | None:
+    """A confirmation speaks for the content it was given on: a newer version makes it a suggestion again."""
+    if confirmation is None or as_utc(confirmation.confirmed_at) < as_utc(document.versions[-1].created_at):
+        return None
+    return confirmation
 
 
 def _suggested(extraction: Extraction | None, confirmation: ExtractionConfirmation | None) -> Suggested:

@@ -80,6 +80,7 @@ class Tally:
         self.right = self.expected = self.types_right = self.documents = 0
         self.per_field: dict[str, Counter] = defaultdict(Counter)
         self.bands: dict[str, Counter] = defaultdict(Counter)
+        self.document_bands: dict[str, Counter] = defaultdict(Counter)
         self.misses: list[str] = []
 
     def add(self, name: str, result: Extracted, truth: dict) -> None:
@@ -87,6 +88,7 @@ class Tally:
         self.types_right += result.doc_type == truth["doc_type"]
         if result.doc_type != truth["doc_type"]:
             self.misses.append(f"{name}: doc_type {truth['doc_type']} read as {result.doc_type}")
+        band = next(label for floor, label in BANDS if (result.confidence or 0) >= floor)
         for path, expected in truth.items():
             if path == "doc_type" or expected in (None, [], ""):
                 continue
@@ -94,6 +96,7 @@ class Tally:
             ok = same(path, expected, got)
             self.expected += 1
             self.right += ok
+            self.document_bands[band]["right" if ok else "wrong"] += 1
             self.per_field[path]["right" if ok else "wrong"] += 1
             spot = result.provenance.get(path) or result.provenance.get(f"{path}[0]")
             if got not in (None, []) and spot:
@@ -112,6 +115,12 @@ class Tally:
         print("precision of the values found, by their confidence:")
         for _, label in BANDS:
             counts = self.bands.get(label, Counter())
+            total = counts["right"] + counts["wrong"]
+            if total:
+                print(f"  {label:<10} {counts['right']:>5}/{total:<5} {pct(counts['right'], total)}")
+        print("fields right, by the document's overall confidence:")
+        for _, label in BANDS:
+            counts = self.document_bands.get(label, Counter())
             total = counts["right"] + counts["wrong"]
             if total:
                 print(f"  {label:<10} {counts['right']:>5}/{total:<5} {pct(counts['right'], total)}")

@@ -12,9 +12,10 @@ from statistics import mean
 from typing import Any
 
 from archive.extraction.result import Extracted, Party, blank_fields
+from archive.understanding.amounts import amount_due_default, find_amounts
 from archive.understanding.classify import classify
-from archive.understanding.fields import (amount_due_default, find_amounts, find_currency, find_dates_labelled, find_iban,
-                                          find_payment_reference, find_vat_ids)
+from archive.understanding.fields import (find_currency, find_dates_labelled, find_iban, find_payment_reference,
+                                          find_vat_ids)
 from archive.understanding.references import find_references
 from archive.understanding.spans import Found, lines_of
 from archive.understanding.values import fold

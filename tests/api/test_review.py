@@ -1,6 +1,8 @@
 """The review queue and the confirm endpoint: listing, paging, corrections audited, bad input refused with codes."""
 from __future__ import annotations
 
+import io
+
 import pytest
 from sqlalchemy import select
 
@@ -103,3 +105,18 @@ def test_confirm_needs_a_json_object_a_known_document_and_the_file_scope(client,
     assert confirm(client, reader, document_id, {}).status_code == 403
     assert client.get("/api/v1/review", headers=reader).status_code == 200
     assert client.get("/api/v1/review?limit=0", headers=auth).json["code"] == "invalid_parameter"
+
+
+def test_a_new_version_makes_confirmed_values_suggestions_again(client, auth, runtime):
+    document_id = filed(client, auth, runtime)
+    assert confirm(client, auth, document_id, {"fields": {"grand_total": "99.00"}}).status_code == 200
+    response = client.post(f"/api/v1/documents/{document_id}/versions", headers=auth,
+                           data={"file": (io.BytesIO(pdf_bytes("corrected invoice")), "v2.pdf")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 201
+    store_text_extraction(runtime, document_id, INVOICE)
+    with runtime.transaction() as session:
+        from archive.documents import load
+        from archive.suggestions import suggested_for
+        suggested = suggested_for(session, [load(session, document_id)])[document_id]
+    assert suggested.get("grand_total") == "120.00" and suggested.confirmed == set()
