@@ -45,6 +45,7 @@ class Settings:
     processing_max_pages: int = 500  # per document; more pages: failed, with the reason
     processing_wall_seconds: int = 600  # per document, wall clock (OCR of long scans takes a while)
     retention_schedule: str = "eu-default"  # config/retention/<name>.toml, or a path to a .toml file
+    cookie_secure: str = "auto"  # on | off | auto: on, except `archive serve` bound to a loopback address
 
     def __post_init__(self) -> None:
         data_dir = Path(self.data_dir).absolute()
@@ -62,6 +63,8 @@ class Settings:
                 object.__setattr__(self, name, value)
         if self.encryption not in ("on", "off"):
             raise SettingsError("ARCHIVE_ENCRYPTION must be `on` or `off`")
+        if self.cookie_secure not in ("on", "off", "auto"):
+            raise SettingsError("ARCHIVE_COOKIE_SECURE must be `on`, `off` or `auto`")
         if self.max_upload_bytes <= 0:
             raise SettingsError("ARCHIVE_MAX_UPLOAD_BYTES must be a positive number of bytes")
         for name in ("processing_cpu_seconds", "processing_memory_mb", "processing_max_pages",
