@@ -1,7 +1,7 @@
 """processing: renditions (OCR PDF/A beside the original), extraction pages, provenance and details
 
 Revision ID: 0005
-Revises: 0008
+Revises: 0007
 Create Date: 2026-11-29 14:40:00
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0005'
-down_revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
