@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.install-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install run test services bench clean
+.PHONY: install run test services chromium bench clean
 
 install: $(STAMP)
 
@@ -21,7 +21,11 @@ run: install
 services:
 	bash scripts/services.sh
 
-test: install services
+# Debian's chromium for the browser tests (tests/e2e); Playwright drives it and never downloads a browser.
+chromium:
+	bash scripts/chromium.sh
+
+test: install services chromium
 	bash scripts/test.sh $(PYTEST_ARGS)
 
 bench: install services

@@ -134,3 +134,25 @@ def _token_id(text: str) -> str:
 
 def _digest(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def revoke_token(session: Session, clock: Clock, actor: Actor, token_id: str) -> None:
+    from archive.errors import NotFound
+    token = session.get(ApiToken, token_id)
+    if token is None:
+        raise NotFound(f"no token {token_id}", code="token_not_found")
+    if token.revoked_at is not None:
+        raise Conflict(f"token {token.name!r} was revoked already", code="token_revoked")
+    token.revoked_at = clock()
+    append(session, clock, actor, "token.revoked", f"token:{token.id}", {"name": token.name})
+
+
+def set_active(session: Session, clock: Clock, actor: Actor, user_id: str, active: bool) -> None:
+    from archive.errors import NotFound
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id}", code="user_not_found")
+    if user.active != active:
+        user.active = active
+        append(session, clock, actor, "user.enabled" if active else "user.disabled", f"user:{user.id}",
+               {"username": user.username})

@@ -68,3 +68,9 @@ class Gone(ArchiveError):
 
     status = 410
     code = "gone"
+
+
+class TooManyAttempts(ArchiveError):
+    """Login backoff: the caller must wait `retry_after` seconds."""
+
+    status = 429

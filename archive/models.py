@@ -160,6 +160,7 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(32))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
+    language: Mapped[str | None] = mapped_column(String(8))  # UI language preference; None: the browser's
 
 
 class ApiToken(Base):
@@ -302,4 +303,5 @@ class Extraction(Base):
 
 
 from archive import models_retention  # noqa: E402,F401 - registers the retention tables on Base.metadata
+from archive import models_sessions  # noqa: E402,F401 - registers the UI session tables on Base.metadata
 from archive import models_understanding  # noqa: E402,F401 - registers the understanding tables on Base.metadata

@@ -107,7 +107,7 @@ def dispose(data_dir: Path, database_url: str | None, verify: bool) -> dict:
     result = {"documents": done["disposed_count"], "execute_seconds": finished - executing,
               "total_seconds": finished - started,
               "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-              "blobs_left": sum(1 for _ in rt.blobs.inner.checksums()) - 1}  # the certificate itself
+              "blobs_left": sum(1 for _ in rt.blobs.inner.checksums()) - 2}  # the certificates (JSON, PDF)
     if verify:
         from audit.verify import verify_journal
         with rt.reading() as session:

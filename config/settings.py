@@ -41,6 +41,7 @@ class Settings:
     fixity_interval_seconds: int = 86400
     fixity_max_mb_per_second: int = 50
     retention_schedule: str = "eu-default"  # config/retention/<name>.toml, or a path to a .toml file
+    cookie_secure: str = "auto"  # on | off | auto: on, except `archive serve` bound to a loopback address
 
     def __post_init__(self) -> None:
         data_dir = Path(self.data_dir).absolute()
@@ -58,6 +59,8 @@ class Settings:
                 object.__setattr__(self, name, value)
         if self.encryption not in ("on", "off"):
             raise SettingsError("ARCHIVE_ENCRYPTION must be `on` or `off`")
+        if self.cookie_secure not in ("on", "off", "auto"):
+            raise SettingsError("ARCHIVE_COOKIE_SECURE must be `on`, `off` or `auto`")
         if self.max_upload_bytes <= 0:
             raise SettingsError("ARCHIVE_MAX_UPLOAD_BYTES must be a positive number of bytes")
 

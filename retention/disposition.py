@@ -43,6 +43,12 @@ def due_query(rt: Runtime, today: date, action: str = "destroy"):
     return expired_query(today).where(by_class, Document.restricted == false())
 
 
+def reviewed_or_due_query(rt: Runtime, today: date):
+    """At execution: due for destruction, or `review` at expiry (only a review decision puts those in a batch)."""
+    classes = schedule_of(rt).keys_with_action("destroy") + schedule_of(rt).keys_with_action("review")
+    return expired_query(today).where(Document.retention_class.in_(classes) | (Document.restricted == true()))
+
+
 def list_due(rt: Runtime, actor: Actor, action: str = "destroy", after: str = "", limit: int = 100) -> dict:
     if action not in ("destroy", "review"):
         raise InvalidInput("action: destroy or review", code="invalid_parameter", field="action")
@@ -161,7 +167,7 @@ def _dispose_chunk(rt: Runtime, actor: Actor, batch_id: str, today: date, chunk:
         if not ids:
             return False
         batch = session.get(DispositionBatch, batch_id)
-        still = expired_query(today) if batch.erasure_request_id else due_query(rt, today)
+        still = expired_query(today) if batch.erasure_request_id else reviewed_or_due_query(rt, today)
         eligible = set(session.scalars(still.where(Document.id.in_(ids)).with_for_update()))
         disposed = [i for i in ids if i in eligible]
         _mark_items(session, batch_id, ids, eligible)

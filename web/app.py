@@ -9,6 +9,7 @@ from archive.runtime import Runtime
 from config.backends import build_runtime, start_tasks
 from config.settings import Settings, load_settings
 from web.errors import register_error_handlers
+from web.ui import register_ui
 from web.uploads import ArchiveRequest, discard_spools
 
 API_PREFIX = "/api/v1"
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.teardown_request(discard_spools)
     register_error_handlers(app)
     _register_api(app)
+    register_ui(app, settings)
     app.after_request(_security_headers)
     return app
 

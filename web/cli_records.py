@@ -39,7 +39,8 @@ def acting(as_user: str | None):
 
 
 def add_commands(group: click.Group) -> None:
-    for command in (propose_command, approve_command, execute_command, batch_command, hold_group, erasure_group):
+    for command in (propose_command, approve_command, execute_command, batch_command, hold_group, erasure_group,
+                    review_group):
         group.add_command(command)
 
 
@@ -194,3 +195,43 @@ def erasure_report(request_id: str, as_user: str | None) -> None:
     from retention.erasure import report
     runtime, actor, emit = acting(as_user)
     emit(report(runtime, actor, request_id))
+
+
+@click.group("review", cls=AppGroup)
+def review_group() -> None:
+    """Documents whose class says `review` at expiry: list them, keep them longer, or propose them for disposal."""
+
+
+@review_group.command("list")
+@click.option("--limit", default=100, type=click.IntRange(1, 1000))
+@click.option("--cursor", default="")
+@AS_OPTION
+def review_list(limit: int, cursor: str, as_user: str | None) -> None:
+    """Documents past retention whose class says review (same as `archive retention due --review`)."""
+    from retention.disposition import list_due
+    runtime, actor, emit = acting(as_user)
+    emit(list_due(runtime, actor, "review", cursor, limit))
+
+
+@review_group.command("keep")
+@click.option("--document", "documents", multiple=True, required=True, help="a document id (repeat)")
+@click.option("--until", "keep_until", required=True, help="YYYY-MM-DD: the new retain_until")
+@click.option("--reason", required=True)
+@AS_OPTION
+def review_keep(documents: tuple[str, ...], keep_until: str, reason: str, as_user: str | None) -> None:
+    """Keep reviewed documents until a later date (retention only grows)."""
+    from retention.review import decide
+    runtime, actor, emit = acting(as_user)
+    emit(decide(runtime, actor, {"documents": list(documents), "decision": "keep", "keep_until": keep_until,
+                                 "reason": reason}))
+
+
+@review_group.command("dispose")
+@click.option("--document", "documents", multiple=True, required=True, help="a document id (repeat)")
+@click.option("--reason", required=True)
+@AS_OPTION
+def review_dispose(documents: tuple[str, ...], reason: str, as_user: str | None) -> None:
+    """Propose reviewed documents for disposition (another records manager approves the batch)."""
+    from retention.review import decide
+    runtime, actor, emit = acting(as_user)
+    emit(decide(runtime, actor, {"documents": list(documents), "decision": "dispose", "reason": reason}))

@@ -1,6 +1,7 @@
 """Serving: gunicorn workers, each building its own runtime after the fork."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -47,7 +48,12 @@ class _Gunicorn(BaseApplication):
         return create_app(self.settings, start_worker=False)  # derived work runs in the background process
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
 def serve_forever(settings: Settings, host: str, port: int) -> None:
+    if settings.cookie_secure == "auto":  # plain http is only acceptable for the embedded server on loopback
+        settings = dataclasses.replace(settings, cookie_secure="off" if host in LOOPBACK_HOSTS else "on")
     click.echo(f"Serving the archive on http://{host}:{port} (data in {settings.data_dir})")
     scheduler = _start_background(drain_outbox=not settings.broker_url)
     try:

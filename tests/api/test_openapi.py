@@ -533,6 +533,10 @@ def exercise_erasure(api, auth, managers, done):
     disposed = [d for d in report["documents"] if d["state"] == "disposed"]
     assert [d["certificate"] for d in disposed] == [done["certificate_id"]]
     assert sum(report["summary"].values()) == recorded["document_count"] == len(report["documents"])
+    review = api.call("get", "/retention/due", 200, query={"action": "review"}, headers=auth).get_json()["items"]
+    kept = api.call("post", "/retention/review", 200, headers=managers["bob"], json_body={
+        "documents": [review[0]["id"]], "decision": "keep", "keep_until": "2040-01-01", "reason": "claim"}).get_json()
+    assert (kept["documents"], kept["batch"]) == (1, None)
 
 
 # --- authentication and scopes ------------------------------------------------------------------------------------
@@ -591,6 +595,7 @@ ONLY_THE_SCOPE = {
     ("/disposition-batches/{batch_id}/approve", "post"): (403, "role_required"),
     ("/disposition-batches/{batch_id}/execute", "post"): (403, "role_required"),
     ("/erasure-requests", "post"): (400, "invalid_json"),
+    ("/retention/review", "post"): (400, "invalid_json"),
     ("/erasure-requests", "get"): (200, None),
     ("/erasure-requests/{request_id}", "get"): (404, "erasure_request_not_found"),
     ("/erasure-requests/{request_id}/report", "get"): (404, "erasure_request_not_found"),

@@ -6,7 +6,7 @@ from typing import Any
 from flask import Blueprint, request, url_for
 
 from archive.errors import InvalidInput
-from retention import disposition, erasure, holds
+from retention import disposition, erasure, holds, review
 from web.auth import requires
 from web.context import actor, runtime
 from web.params import limit_param
@@ -19,6 +19,12 @@ bp = Blueprint("retention", __name__)
 def due():
     return disposition.list_due(runtime(), actor(), request.args.get("action") or "destroy",
                                 request.args.get("cursor") or "", limit_param())
+
+
+@bp.post("/retention/review")
+@requires("audit")
+def decide_review():
+    return review.decide(runtime(), actor(), _body())
 
 
 @bp.post("/holds")
