@@ -47,8 +47,16 @@ LABELS = {
 
 
 def label_helpers() -> dict[str, Callable[..., Any]]:
+    """Fresh for each render: a label is translated once per page however many rows show it."""
+    cache: dict[tuple[str, Any], str] = {}
+
     def helper(kind: str) -> Callable[[Any], Any]:
-        return lambda code: LABELS[kind].get(code, code)
+        def label(code: Any) -> str:
+            key = (kind, code)
+            if key not in cache:
+                cache[key] = str(LABELS[kind].get(code, code))
+            return cache[key]
+        return label
     return {**{f"{kind}_label": helper(kind) for kind in LABELS}, "percent": percent, "money": money,
             "field_text": field_text, "suggestion": suggestion}
 
