@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from archive.clock import as_utc
 from archive.models import Document, Extraction
@@ -60,8 +60,8 @@ def suggested_for(session: Session, documents: Iterable[Document]) -> dict[str, 
     if not ids:
         return {}
     versions = {d.id: d.current_version for d in documents}
-    extractions = {e.document_id: e for e in session.scalars(select(Extraction).where(Extraction.document_id.in_(ids)))
-                   if e.version == versions[e.document_id]}
+    query = select(Extraction).where(Extraction.document_id.in_(ids)).options(defer(Extraction.text))
+    extractions = {e.document_id: e for e in session.scalars(query) if e.version == versions[e.document_id]}
     confirmations = {c.document_id: c for c in session.scalars(
         select(ExtractionConfirmation).where(ExtractionConfirmation.document_id.in_(ids)))}
     return {d.id: _suggested(extractions.get(d.id), _still_valid(confirmations.get(d.id), d)) for d in documents}

@@ -159,18 +159,24 @@ def file_command(path: Path, doc_type: str, customer: str, order: str | None, do
 
 @cli.command()
 @click.argument("document_id")
-def show(document_id: str) -> None:
+@click.option("--as", "as_user", default=None, metavar="USERNAME", help="read as this user (restricted documents)")
+def show(document_id: str, as_user: str | None) -> None:
     """Print a document's metadata, versions and relations as JSON."""
-    emit(documents.show_document(rt(), cli_actor(), document_id))
+    from web.cli_records import acting
+    runtime, actor, _ = acting(as_user)
+    emit(documents.show_document(runtime, actor, document_id))
 
 
 @cli.command()
 @click.argument("document_id")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--version", "version", type=click.IntRange(min=1), default=None)
-def get(document_id: str, output: Path, version: int | None) -> None:
+@click.option("--as", "as_user", default=None, metavar="USERNAME", help="read as this user (restricted documents)")
+def get(document_id: str, output: Path, version: int | None, as_user: str | None) -> None:
     """Write a document's exact bytes to a file, after checking them against the checksum."""
-    content = documents.open_content(rt(), cli_actor(), document_id, version)
+    from web.cli_records import acting
+    runtime, actor, _ = acting(as_user)
+    content = documents.open_content(runtime, actor, document_id, version)
     partial = output.with_name(f".{output.name}.partial")
     with content.stream as source, partial.open("wb") as target:
         for chunk in iter(lambda: source.read(256 * 1024), b""):

@@ -29,7 +29,8 @@ AMOUNT_LABELS = [
                      r"|total w/o|total before tax|net amount|subtotal|sous-total|zwischensumme|warenwert"),
     ("tax_total", 3, r"total tva|total des taxes|total taxes|montant (?:de la )?tva|total mwst|summe mwst|summe ust"
                      r"|umsatzsteuer gesamt|steuerbetrag|ust-?betrag|mwst-?betrag|zzgl\.? (?:ust|mwst)"
-                     r"|zuzugl\.? (?:ust|mwst)|plus vat|total vat|vat amount|total tax|tax total|tax amount"),
+                     r"|zuzugl\.? (?:ust|mwst)|plus vat|total vat|vat total|vat amount|total tax|tax total|tax amount"
+                     r"|mwst gesamt|ust gesamt"),
     ("tax_total", 2, r"\btva\b|\bmwst\b|\bust\b|umsatzsteuer|mehrwertsteuer|\bvat\b|\bsales tax\b|\btax\b"),
 ]
 _AMOUNT_LABELS = [(f, p, re.compile(r)) for f, p, r in AMOUNT_LABELS]
@@ -136,7 +137,9 @@ def amount_due_default(found: dict[str, Found]) -> None:
 
 
 def _cross_check(found: dict[str, Found]) -> dict[str, Found]:
-    net, tax, grand = (found.get(k) for k in ("net_total", "tax_total", "grand_total"))
+    net, tax, grand, due = (found.get(k) for k in ("net_total", "tax_total", "grand_total", "amount_due"))
+    if grand is None and net and tax and due and Decimal(net.value) + Decimal(tax.value) == Decimal(due.value):
+        grand = found["grand_total"] = due  # only the sum due is printed, and net + tax make it
     if net and tax and grand and Decimal(net.value) + Decimal(tax.value) == Decimal(grand.value):
         for key in ("net_total", "tax_total", "grand_total"):
             found[key] = _with_confidence(found[key], 0.95)

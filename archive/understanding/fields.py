@@ -107,7 +107,14 @@ def find_vat_ids(lines: list[Line]) -> dict[str, Found]:
 
 def _checked_vat(line: Line, match: re.Match) -> Found | None:
     text = match.group()
+    upper = line.text.upper()
+    iban = IBAN.match(upper, match.start())
+    if re.search(r"IBAN\W*$", upper[:match.start()]) or \
+            (iban and any(iban_valid(iban.group()[:end]) for end in range(len(iban.group()), 14, -1))):
+        return None  # the start of an IBAN, not a VAT id
     for end in range(len(text), 3, -1):  # the greedy match may have eaten a following word or number
+        if end < len(text) and text[end].isalnum() and text[end - 1].isalnum():
+            continue  # a VAT id does not stop in the middle of a longer number
         candidate = text[:end].rstrip(" .-")
         status = vat_status(candidate)
         if status != "invalid":

@@ -44,6 +44,10 @@ def test_holds_batches_and_erasure_requests_through_the_cli(cli, tmp_path):
     denied = cli("retention", "erasure", "report", request["id"])  # an administrator does not read it
     assert denied.exit_code == 1 and "role_required" in denied.stderr
     assert "restricted" in cli("show", recent).stderr
+    assert run_json(cli, "show", recent, "--as", "carol")["restricted"] is True  # an auditor reads it
+    assert cli("get", recent, "-o", str(tmp_path / "r.pdf")).exit_code == 1
+    assert cli("get", recent, "-o", str(tmp_path / "r.pdf"), "--as", "bob").exit_code == 0
+    assert (tmp_path / "r.pdf").read_bytes() == (tmp_path / "recent.pdf").read_bytes()
     assert run_json(cli, "retention", "erasure", "list", "--as", "bob")["items"][0]["id"] == request["id"]
     assert run_json(cli, "retention", "erasure", "show", request["id"], "--as", "bob")["customer"] == "C-9"
 

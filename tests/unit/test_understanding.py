@@ -263,3 +263,11 @@ def test_american_dates_are_recognised_from_the_document():
     fields = read("INVOICE No. 7\nInvoice Date 11/03/2017\nDue Date 12/03/2017\nPaid 11/17/2017").fields
     assert (fields["issue_date"], fields["due_date"]) == ("2017-11-03", "2017-12-03")
     assert read("FACTURE N° 7\nDate 11/03/2017\nÉchéance 12/03/2017").fields["issue_date"] == "2017-03-11"
+
+
+def test_an_iban_is_not_read_as_a_vat_id_and_a_printed_sum_due_completes_the_totals():
+    fields = read("Invoice # RE-1\nNet total: 496.00 €\nVAT total: 75.04 €\nDue payable: 571.04 €\n"
+                  "VAT-ID: DE136695976\nIBAN DE88200800000970375700\n").fields
+    assert fields["seller"].vat_id == "DE136695976" and fields["buyer"].vat_id is None
+    assert fields["payment"]["iban"] == "DE88200800000970375700"
+    assert (fields["tax_total"], fields["grand_total"], fields["amount_due"]) == ("75.04", "571.04", "571.04")
