@@ -15,7 +15,6 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass
-from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +26,13 @@ from archive.extraction import extract
 from archive.extraction.result import Extracted, Party
 from archive.extraction.sandbox import Limits, SandboxFailure, run_limited
 from archive.hashing import hash_chunks
+from archive.linking import link_document
 from archive.models import Document, Extraction
 from archive.renditions import store_rendition
 from archive.runtime import Runtime
+from archive.understanding import understand
 from audit.log import Actor, append
+from retention.policies import schedule_of
 from search.indexing import index_document
 
 SYSTEM = Actor.system("processing")
@@ -166,18 +168,11 @@ def _finish_failed(rt: Runtime, target: Target, reason: str) -> None:
 
 
 def _understand(extracted: Extracted) -> Extracted:
-    """Classification and field extraction for text and OCR (archive.understanding), once it is there."""
-    if find_spec("archive.understanding") is None:
-        return extracted
-    from archive.understanding import understand
+    """Classification and field extraction for text and OCR; structured results come back untouched."""
     return understand(extracted)
 
 
 def _link(rt: Runtime, document_id: str) -> None:
-    """Dossier linking (archive.linking), once it is there."""
-    if find_spec("archive.linking") is None:
-        return
-    from archive.linking import link_document
-    from retention.policies import schedule_of
+    """Dossier linking: order, relations, review reasons (archive.linking)."""
     with rt.transaction() as session:
         link_document(session, rt.clock, document_id, schedule_of(rt))  # retention follows an order attached here

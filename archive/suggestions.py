@@ -78,7 +78,7 @@ def _suggested(extraction: Extraction | None, confirmation: ExtractionConfirmati
     out = Suggested()
     if extraction is not None:
         out = Suggested(extraction.doc_type, extraction.source, extraction.confidence, dict(extraction.fields or {}),
-                        dict(getattr(extraction, "provenance", None) or {}))  # column of migration 0005
+                        dict(extraction.provenance or {}))
     if confirmation is not None:
         out.fields = overlay(out.fields, confirmation.fields)
         out.confirmed = set(confirmation.fields)

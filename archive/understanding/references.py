@@ -20,7 +20,7 @@ NOUNS = {
     "credit": r"facture d.avoir|avoir|gutschrift|credit note|credit memo",
     "delivery": r"bon de livraison|bordereau de livraison|livraison|lieferschein|lieferung|delivery note|delivery"
                 r"|packing slip|despatch note|dispatch note",
-    "order": r"bon de commande|commande|bestellung|bestell|auftrag|purchase order|p\.?o\.?|order",
+    "order": r"bon de commande|commande|bestellung|bestell|auftrag|purchase order|p\.?o\.?(?![-\w])|order",
     "confirmation": r"confirmation de commande|confirmation|auftragsbestatigung|bestellbestatigung"
                     r"|order confirmation|acknowledge?ment",
     "payment": r"avis de paiement|avis de virement|paiement|virement|zahlungsavis|zahlung|remittance advice"
@@ -110,6 +110,8 @@ def _value_after(lines: list[Line], index: int, label_end: int, confidence: floa
     for line, offset in after_label(lines, index, label_end, label_start):
         match = VALUE.match(line.text, offset)
         if match is None:
+            if line is lines[index] and any(ch.isdigit() for ch in line.text[label_end:]):
+                return None  # something else follows the label on its line: not a header row
             continue
         value = match.group("value").rstrip("./-_")
         if _acceptable(value, line.text, match.start("value")):

@@ -10,7 +10,7 @@ from archive.linking import link_document
 from archive.models import AuditEvent, Document, Relation
 from archive.models_understanding import ReviewItem
 from tests.fixtures.samples import metadata, pdf_bytes, upload
-from tests.integration.understanding_support import PROVENANCE_STORED, store_text_extraction
+from tests.integration.understanding_support import store_text_extraction
 
 _unique = itertools.count()
 
@@ -87,7 +87,7 @@ def test_a_whole_order_links_itself_from_the_references_in_its_documents(client,
     cards = {d["id"]: d for stage in view["stages"] for d in stage["documents"]}
     spot = cards[invoice]["extracted"]["fields"]["grand_total"]
     assert (spot["value"], spot["confirmed"]) == ("1200.00", False)
-    assert spot["confidence"] == (0.95 if PROVENANCE_STORED else cards[invoice]["extracted"]["confidence"])
+    assert spot["confidence"] == 0.95  # net + tax = grand
     assert cards[invoice]["flags"] == [] and cards[payment]["flags"] == []
 
 

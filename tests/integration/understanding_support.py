@@ -8,8 +8,6 @@ from archive.linking import link_document
 from archive.models import Document, Extraction
 from archive.understanding import understand
 
-PROVENANCE_STORED = hasattr(Extraction, "provenance")  # the column comes with the pipeline's migration 0005
-
 
 def store_text_extraction(runtime, document_id: str, text: str, link: bool = True) -> Extracted:
     pages = text.split("\f")
@@ -18,10 +16,9 @@ def store_text_extraction(runtime, document_id: str, text: str, link: bool = Tru
     with runtime.transaction() as session:
         version = session.get(Document, document_id).current_version
         session.execute(delete(Extraction).where(Extraction.document_id == document_id))
-        extra = {"provenance": extracted.provenance} if PROVENANCE_STORED else {}
         session.add(Extraction(document_id=document_id, version=version, source="text", doc_type=extracted.doc_type,
                                text=text, fields=payload["fields"], confidence=extracted.confidence,
-                               created_at=runtime.clock(), **extra))
+                               created_at=runtime.clock(), pages=pages, provenance=extracted.provenance))
         session.flush()
         if link:
             link_document(session, runtime.clock, document_id)
