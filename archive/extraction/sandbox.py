@@ -20,7 +20,7 @@ from typing import Any, Callable
 # "__main__" too: otherwise every child would import the main module again (multiprocessing's rule applies: a main
 # script guards its work with `if __name__ == "__main__"`).
 PRELOAD = ["__main__", "archive.extraction", "archive.extraction.pdf", "archive.extraction.office", "archive.extraction.email",
-           "archive.extraction.ocr", "archive.extraction.einvoice", "ocrmypdf", "img2pdf", "PIL.Image"]
+           "archive.extraction.ocr", "archive.extraction.einvoice", "ocrmypdf", "img2pdf", "PIL.Image", "archive.previews"]
 _context_lock = threading.Lock()
 _context: Any = None
 

@@ -161,12 +161,21 @@ def test_file_search_open_hold_and_verify_in_a_real_browser(page, tmp_path):
     page.wait_for_selector("text=Legal hold placed on 3 documents.")
     assert page.locator("article.card .badge.hold").count() == 3
 
-    page.locator("article.card h3 a").first.click()
-    page.wait_for_selector("text=Retention and holds")
+    dossier = page.url
+    for index in range(3):  # the PDF invoice's card, not the scan's
+        page.goto(dossier)
+        page.locator("article.card h3 a").nth(index).click()
+        page.wait_for_selector("text=Retention and holds")
+        if page.locator("figure.page img").count():
+            break
     page.wait_for_load_state("load")  # (no wait_for_function: a string predicate is an eval, which our CSP forbids)
-    if page.locator("img.thumb").count():
-        assert page.locator("img.thumb").evaluate("image => image.complete && image.naturalWidth") > 0
+    first_page = page.locator("figure.page img").first
+    assert "/pages/1.png" in first_page.get_attribute("src")
+    # decode() waits for the lazy image to arrive; a PDF shown in a sandboxed frame would stay blank in Chromium
+    assert first_page.evaluate("image => image.decode().then(() => image.naturalWidth)") > 0
     shoot(page, "document")
+    first_page.scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / "document-preview.png"))
 
     page.click("nav >> text=Customers")
     page.click("text=C-E2E")

@@ -22,6 +22,7 @@ def pages(filed):
         (f"/documents/{invoice}", EVERYONE, filed["invoice"]["checksum"]),
         (f"/documents/{invoice}/preview", EVERYONE, None),
         (f"/documents/{invoice}/thumbnail.png", EVERYONE, None),
+        (f"/documents/{invoice}/pages/1.png", EVERYONE, None),
         (f"/documents/{invoice}/download", EVERYONE, None),
         ("/upload", FILERS, "Drop files here"),
         ("/review", EVERYONE, "Review queue"),

@@ -30,8 +30,11 @@ def document(document_id: str):
         types = overview.document_types(session)
         history = list_events(session, rt.clock, actor(), subject=f"document:{document_id}",
                               limit=50) if may_read("audit") else None
+    preview = previews.preview_kind(view["mime_type"])
+    pages = previews.page_count(rt, actor(), document_id) \
+        if preview == "pdf" and view["retention"]["status"] != "disposed" else None
     return render_template("document.html", doc=view, extraction=extraction, holds=holds, history=history,
-                           preview=previews.preview_kind(view["mime_type"]), types=types,
+                           preview=preview, pages=pages, types=types,
                            confirmable=overview.CONFIRMABLE, form_value=overview.form_value)
 
 
@@ -50,6 +53,13 @@ def document_preview(document_id: str):
 @page()
 def document_thumbnail(document_id: str):
     data = previews.thumbnail_png(runtime(), actor(), document_id, positive_int_param("version"))
+    return Response(data, mimetype="image/png", headers={"Cache-Control": "private, no-store"})
+
+
+@bp.get("/documents/<document_id>/pages/<int:number>.png")
+@page()
+def document_page(document_id: str, number: int):
+    data = previews.page_png(runtime(), actor(), document_id, positive_int_param("version"), number)
     return Response(data, mimetype="image/png", headers={"Cache-Control": "private, no-store"})
 
 
