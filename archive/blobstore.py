@@ -78,7 +78,7 @@ class LocalBlobStore:
     def store_file(self, checksum: str, source: Path, stored_size: int) -> str:
         """Links an fsynced file into place. The first writer wins; content is never overwritten."""
         target = self.path_for(checksum)
-        make_fanout_durable(target.parent)
+        _make_dirs_durable(target.parent)
         os.chmod(source, 0o440)
         try:
             os.link(source, target)
@@ -164,24 +164,6 @@ def _make_dirs_durable(directory: Path) -> None:
     for new_dir in reversed(missing):
         new_dir.mkdir(exist_ok=True)
         _fsync_dir(new_dir.parent)
-
-
-HEX_PAIRS = [f"{i:02x}" for i in range(256)]
-
-
-def make_fanout_durable(leaf: Path) -> None:
-    """`leaf` is `.../sha256/ab/cd`. A new `ab` is made with all 256 `cd` children at once and synced once, so the
-    blobs that land there later need no directory syncs of their own beyond the one for their link."""
-    if leaf.is_dir():
-        return
-    top = leaf.parent
-    if top.is_dir():
-        leaf.mkdir(exist_ok=True)
-    else:
-        _make_dirs_durable(top)
-        for name in HEX_PAIRS:
-            (top / name).mkdir(exist_ok=True)
-    _fsync_dir(top)
 
 
 def in_parallel(work: Callable[[Any], Any], items: list[Any], threads: int = 16) -> list[Any]:

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
-from archive.blobstore import LocalBlobStore, _fsync_dir, in_parallel, make_fanout_durable
+from archive.blobstore import LocalBlobStore, _fsync_dir, _make_dirs_durable, in_parallel
 from archive.encryption import KeyUnavailable, MasterKeyring, OpenedBlob, seal_file, sealed_size
 from archive.hashing import Spool
 
@@ -78,7 +78,7 @@ class KeyDirectory:
             yield f"sha256:{path.stem}"
 
     def _durable_temp(self, directory: Path, data: bytes) -> Path:
-        make_fanout_durable(directory)
+        _make_dirs_durable(directory)
         fd, name = tempfile.mkstemp(dir=directory, prefix=".key-")
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
