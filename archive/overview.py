@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from archive.clock import Clock, isoformat
+from archive.confirmation import NESTED as CONFIRMABLE_NESTED  # seller/buyer {name, vat_id, id}, payment {iban, reference}
 from archive.customers import find_customer
 from archive.documents import load
 from archive.dossiers import STAGES
@@ -147,10 +148,23 @@ def confirmation_body(session: Session, document_id: str, form: dict[str, str]) 
         submitted, shown = form[name].strip(), form_value(suggested.fields.get(name))
         if submitted != shown:
             corrections[name] = _list(submitted) if name in LIST_FIELDS else (submitted or None)
+    corrections.update(_nested_corrections(suggested.fields, form))
     body: dict[str, Any] = {"fields": corrections} if corrections else {}
     if form.get("doc_type") and form["doc_type"] != (suggested.doc_type or document.doc_type):
         body["doc_type"] = form["doc_type"]
     return body
+
+
+def _nested_corrections(fields: dict[str, Any], form: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """`seller.vat_id`, `payment.iban`...: each group gets only its changed parts (the others are kept)."""
+    corrections: dict[str, dict[str, Any]] = {}
+    for group, keys in CONFIRMABLE_NESTED.items():
+        shown_group = fields.get(group) if isinstance(fields.get(group), dict) else {}
+        changed = {key: form[f"{group}.{key}"].strip() or None for key in keys if f"{group}.{key}" in form
+                   and form[f"{group}.{key}"].strip() != form_value(shown_group.get(key))}
+        if changed:
+            corrections[group] = changed
+    return corrections
 
 
 CONFIRMABLE = ("number", "issue_date", "due_date", "currency", "net_total", "tax_total", "grand_total", "amount_due",

@@ -217,3 +217,38 @@ def test_review_queue_and_confirming_extracted_fields(login, filed, runtime):
     assert "121.50" in page and "confirmed" in page
     bad = staff.post(f"/documents/{invoice}/confirm", data={**form, "due_date": "31/12/2026"})
     assert bad.status_code == 400 and "YYYY-MM-DD" in bad.get_data(as_text=True)
+
+
+def test_seller_buyer_and_payment_are_corrected_from_the_form(login, filed, runtime):
+    from archive.models import Extraction
+    invoice = filed["invoice"]["id"]
+    with runtime.transaction() as session:
+        session.add(Extraction(document_id=invoice, version=1, source="text", doc_type="invoice", text="Facture",
+                               fields={"number": "F-78", "seller": {"name": "ACME SA", "vat_id": "DE136695976"},
+                                       "buyer": {"name": "Durand"}, "payment": {"reference": "RF-1"}},
+                               confidence=0.5, created_at=runtime.clock()))
+    staff = login("staff")
+    page = staff.get(f"/documents/{invoice}").get_data(as_text=True)
+    for group, key, value in (("seller", "name", "ACME SA"), ("seller", "vat_id", "DE136695976"),
+                              ("seller", "id", ""), ("buyer", "name", "Durand"), ("buyer", "vat_id", ""),
+                              ("payment", "iban", ""), ("payment", "reference", "RF-1")):
+        assert f'<input name="{group}.{key}" value="{value}">' in page, (group, key)
+    form = {"csrf_token": staff.csrf, "doc_type": "invoice", "number": "F-78",
+            "seller.name": "ACME SA", "seller.vat_id": "DE136695976", "seller.id": "",
+            "buyer.name": "Durand & Fils", "buyer.vat_id": "", "buyer.id": "C-1042",
+            "payment.iban": "de89 3704 0044 0532 0130 00", "payment.reference": ""}
+    for field, bad, code in (("seller.vat_id", "DE136695977", "invalid_vat_id"),
+                             ("payment.iban", "DE89 3704 0044 0532 0130 01", "invalid_iban")):
+        refused = staff.post(f"/documents/{invoice}/confirm", data={**form, field: bad})
+        html = refused.get_data(as_text=True)
+        assert refused.status_code == 400 and f'data-code="{code}"' in html and f"fields.{field}" in html, field
+    assert not events(runtime, "extraction.confirmed")
+    assert staff.post(f"/documents/{invoice}/confirm", data=form).status_code == 302
+    changes = events(runtime, "extraction.confirmed")[-1].details["changes"]
+    assert changes == {
+        "buyer": {"old": {"name": "Durand"}, "new": {"name": "Durand & Fils", "id": "C-1042"}},
+        "payment": {"old": {"reference": "RF-1"}, "new": {"reference": None, "iban": "DE89370400440532013000"}}}
+    page = staff.get(f"/documents/{invoice}").get_data(as_text=True)
+    assert '<input name="payment.iban" value="DE89370400440532013000">' in page
+    assert '<input name="buyer.name" value="Durand &amp; Fils">' in page
+    assert '<input name="seller.vat_id" value="DE136695976">' in page

@@ -35,7 +35,7 @@ def document(document_id: str):
         if preview == "pdf" and view["retention"]["status"] != "disposed" else None
     return render_template("document.html", doc=view, extraction=extraction, holds=holds, history=history,
                            preview=preview, pages=pages, types=types,
-                           confirmable=overview.CONFIRMABLE, form_value=overview.form_value)
+                           confirmable=overview.CONFIRMABLE, nested=overview.CONFIRMABLE_NESTED, form_value=overview.form_value)
 
 
 @bp.get("/documents/<document_id>/preview")
