@@ -20,7 +20,8 @@ from typing import Any, Callable
 
 # Imported once in the forkserver (an ImportError there is skipped, so a parser not yet present costs nothing).
 PRELOAD = ["archive.extraction", "archive.extraction.pdf", "archive.extraction.office", "archive.extraction.email",
-           "archive.extraction.ocr", "archive.extraction.einvoice", "ocrmypdf", "img2pdf", "PIL.Image", "archive.previews"]
+           "archive.extraction.ocr", "archive.extraction.einvoice", "ocrmypdf", "img2pdf", "PIL.Image",
+           "archive.previews"]
 _context_lock = threading.Lock()
 _context: Any = None
 
