@@ -29,7 +29,7 @@ class Settings:
     broker_url: str = ""
     max_upload_bytes: int = 100 * MIB
     secret_key: str = ""
-    web_workers: int = 0  # 0: 1 process on SQLite, 2 on PostgreSQL (web.server.web_workers)
+    web_workers: int = 0  # 0: the default of web.server.web_workers (2)
     web_threads: int = 8
     encryption: str = "on"
     master_key: str = dataclasses.field(default="", repr=False)

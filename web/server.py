@@ -67,11 +67,11 @@ def serve_forever(settings: Settings, host: str, port: int) -> None:
 
 
 def web_workers(settings: Settings) -> int:
-    """SQLite has one writer slot: one process whose threads queue on an in-process lock beats several processes
-    polling SQLite's busy handler. PostgreSQL takes what it is configured with."""
+    """Two processes, on SQLite too: its single writer slot is queued for with an flock (archive.db.WriterSlot), so
+    processes wait without polling, and a second process is not held back by the first one's interpreter lock."""
     if settings.web_workers > 0:
         return settings.web_workers
-    return 1 if settings.database_url.startswith("sqlite") else 2
+    return 2
 
 
 def _start_background(drain_outbox: bool) -> subprocess.Popen:
