@@ -1,16 +1,11 @@
 """Evidence packages for auditors, built on request and streamed back as a signed zip."""
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
-from flask import Blueprint, Response, request
+from flask import Blueprint, request
 
 from archive.errors import InvalidInput
-from audit.export import export_package
 from web.auth import requires
-from web.context import actor, runtime
-from web.downloads import content_disposition
+from web.downloads import evidence_package_response
 
 bp = Blueprint("exports", __name__)
 
@@ -28,16 +23,7 @@ def create_export():
         raise InvalidInput("customer: a customer number (or a query) is required", code="missing_field",
                            field="customer")
     customer, order, query = (_text(body, name) for name in ("customer", "order", "query"))
-    rt = runtime()
-    with tempfile.TemporaryDirectory(dir=rt.blobs.spool_dir()) as workdir:
-        path = Path(workdir) / "package.zip"
-        summary = export_package(rt, actor(), path, customer, order, query)
-        data = path.read_bytes()
-    name = f"evidence-{customer}{'-' + order if order else ''}.zip" if customer else "evidence-search.zip"
-    response = Response(data, mimetype="application/zip")
-    response.headers["Content-Disposition"] = content_disposition(name, "evidence", "application/zip")
-    response.headers["X-Package-SHA256"] = summary["package_sha256"]
-    return response
+    return evidence_package_response(customer, order, query)
 
 
 def _text(body: dict, name: str) -> str | None:

@@ -1,19 +1,15 @@
 """Audit: the journal with filters, chain and checkpoint verification, evidence packages."""
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
-from flask import Response, render_template, request
+from flask import render_template, request
 from sqlalchemy import select
 
 from archive.models import AuditCheckpoint
 from audit import checkpoints
-from audit.export import export_package
 from audit.log import append
 from audit.queries import list_events, verify_and_record
 from web.context import actor, runtime
-from web.downloads import content_disposition
+from web.downloads import evidence_package_response
 from web.params import cursor_param, datetime_param, limit_param
 from web.ui.guard import bp, page
 
@@ -45,17 +41,7 @@ def audit_verify():
 @bp.get("/audit/export.zip")
 @page(scope="audit")
 def audit_export():
-    rt = runtime()
-    customer, order, query = _arg("customer"), _arg("order"), _arg("query")
-    with tempfile.TemporaryDirectory(dir=rt.blobs.spool_dir()) as workdir:
-        path = Path(workdir) / "package.zip"
-        summary = export_package(rt, actor(), path, customer, order, query)
-        data = path.read_bytes()
-    name = f"evidence-{customer}{'-' + order if order else ''}.zip" if customer else "evidence-search.zip"
-    response = Response(data, mimetype="application/zip")
-    response.headers["Content-Disposition"] = content_disposition(name, "evidence", "application/zip")
-    response.headers["X-Package-SHA256"] = summary["package_sha256"]
-    return response
+    return evidence_package_response(_arg("customer"), _arg("order"), _arg("query"))
 
 
 def _arg(name: str) -> str | None:

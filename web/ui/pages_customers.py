@@ -1,15 +1,11 @@
 """Customers, their orders, and the order dossier with its evidence package."""
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
-from flask import Response, render_template, request
+from flask import render_template, request
 
 from archive import customers, dossiers, overview
-from audit.export import export_package
 from web.context import actor, runtime
-from web.downloads import content_disposition
+from web.downloads import evidence_package_response
 from web.params import limit_param
 from web.ui.guard import bp, page
 
@@ -52,23 +48,10 @@ def dossier(number: str, order_number: str):
 @bp.get("/customers/<number>/orders/<order_number>/evidence.zip")
 @page(scope="audit")
 def dossier_export(number: str, order_number: str):
-    return _package(number, order_number)
+    return evidence_package_response(number, order_number, None)
 
 
 @bp.get("/customers/<number>/evidence.zip")
 @page(scope="audit")
 def customer_export(number: str):
-    return _package(number, None)
-
-
-def _package(number: str, order_number: str | None) -> Response:
-    rt = runtime()
-    with tempfile.TemporaryDirectory(dir=rt.blobs.spool_dir()) as workdir:
-        path = Path(workdir) / "package.zip"
-        summary = export_package(rt, actor(), path, number, order_number, None)
-        data = path.read_bytes()
-    name = f"evidence-{number}{'-' + order_number if order_number else ''}.zip"
-    response = Response(data, mimetype="application/zip")
-    response.headers["Content-Disposition"] = content_disposition(name, "evidence", "application/zip")
-    response.headers["X-Package-SHA256"] = summary["package_sha256"]
-    return response
+    return evidence_package_response(number, None, None)
