@@ -96,7 +96,7 @@ class Content:
 def open_content(rt: Runtime, actor: Actor, document_id: str, version_number: int | None) -> Content:
     with rt.transaction() as session:
         document = load(session, document_id)
-        version = _version(document, version_number)
+        version = version_of(document, version_number)
         allowed = readable(actor, document)
         if not allowed:
             record_refusal(session, rt.clock, actor, document_id, "content")
@@ -173,7 +173,8 @@ def _record(diff: dict[str, dict[str, Any]], name: str, old: Any, new: Any) -> N
         diff[name] = {"old": old, "new": new}
 
 
-def _version(document: Document, number: int | None) -> DocumentVersion:
+def version_of(document: Document, number: int | None) -> DocumentVersion:
+    """Version `number` of the document, or its current one."""
     if number is None:
         return document.versions[-1]
     for version in document.versions:

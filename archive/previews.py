@@ -12,7 +12,7 @@ import base64
 import io
 
 from archive.access import readable, record_refusal, refusal
-from archive.documents import Content, load, verify_blob
+from archive.documents import Content, load, verify_blob, version_of
 from archive.errors import Gone, NotFound, PayloadTooLarge, UnsupportedMediaType
 from archive.extraction.sandbox import Limits, SandboxFailure, run_limited
 from archive.models import Document, DocumentVersion
@@ -39,7 +39,7 @@ def open_preview(rt: Runtime, actor: Actor, document_id: str, version: int | Non
     `kind` is inline, thumbnail, page (one page image, `page` is its number) or pages (counting them)."""
     with rt.transaction() as session:
         document = load(session, document_id)
-        chosen = _version(document, version)
+        chosen = version_of(document, version)
         allowed = readable(actor, document)
         if not allowed:
             record_refusal(session, rt.clock, actor, document_id, "content")
@@ -157,12 +157,3 @@ def _pdf_first_page(data: bytes):
         return image
     finally:
         pdf.close()
-
-
-def _version(document: Document, number: int | None) -> DocumentVersion:
-    if number is None:
-        return document.versions[-1]
-    for version in document.versions:
-        if version.number == number:
-            return version
-    raise NotFound(f"document {document.id} has no version {number}", code="version_not_found")
