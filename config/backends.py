@@ -51,12 +51,12 @@ def notifier_for(settings: Settings):
     return CeleryNotifier(settings.broker_url)
 
 
-def start_tasks(runtime: Runtime) -> None:
-    """The embedded default drains the outbox in a worker thread of each process; with a broker, `archive worker`
+def start_tasks(runtime: Runtime, poll_seconds: float = 2.0) -> None:
+    """The embedded default drains the outbox in a worker thread of this process; with a broker, `archive worker`
     (Celery) does, and this process only notifies it."""
     from archive.tasks import InProcessQueue
     if not runtime.settings.broker_url:
-        runtime.tasks = InProcessQueue(runtime)
+        runtime.tasks = InProcessQueue(runtime, poll_seconds=poll_seconds)
         runtime.tasks.start()
 
 
@@ -67,9 +67,7 @@ def run_worker(runtime: Runtime, concurrency: int, poll_seconds: float) -> None:
         from archive.celery_queue import run_worker as run_celery_worker
         run_celery_worker(runtime, concurrency, poll_seconds)
         return
-    from archive.tasks import InProcessQueue
-    runtime.tasks = InProcessQueue(runtime, poll_seconds=poll_seconds)
-    runtime.tasks.start()
+    start_tasks(runtime, poll_seconds)
     runtime.tasks.wait()
 
 

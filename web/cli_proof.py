@@ -73,7 +73,7 @@ def scheduler(once: bool, poll: float, drain_outbox: bool) -> None:
     import threading
 
     from archive.scheduler import run_due, run_forever
-    from archive.tasks import InProcessQueue
+    from config.backends import start_tasks
     runtime, actor = rt(), Actor.system("scheduler")
     if once:
         emit({"ran": run_due(runtime, actor)})
@@ -81,8 +81,7 @@ def scheduler(once: bool, poll: float, drain_outbox: bool) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     if drain_outbox:
-        runtime.tasks = InProcessQueue(runtime, poll_seconds=OUTBOX_POLL_SECONDS)
-        runtime.tasks.start()
+        start_tasks(runtime, poll_seconds=OUTBOX_POLL_SECONDS)
     run_forever(runtime, actor, stop, poll)
 
 @click.group(cls=AppGroup)
