@@ -113,23 +113,23 @@ class Tally:
             total = counts["right"] + counts["wrong"]
             print(f"  {path:<20} {counts['right']:>5}/{total:<5} {pct(counts['right'], total)}")
         print("precision of the values found, by their confidence:")
-        for _, label in BANDS:
-            counts = self.bands.get(label, Counter())
-            total = counts["right"] + counts["wrong"]
-            if total:
-                print(f"  {label:<10} {counts['right']:>5}/{total:<5} {pct(counts['right'], total)}")
+        print_bands(self.bands)
         print("fields right, by the document's overall confidence:")
-        for _, label in BANDS:
-            counts = self.document_bands.get(label, Counter())
-            total = counts["right"] + counts["wrong"]
-            if total:
-                print(f"  {label:<10} {counts['right']:>5}/{total:<5} {pct(counts['right'], total)}")
+        print_bands(self.document_bands)
         for miss in self.misses[:show_misses]:
             print("  miss:", miss)
 
 
 def pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f} %" if whole else "n/a"
+
+
+def print_bands(by_band: dict[str, Counter]) -> None:
+    for _, label in BANDS:
+        counts = by_band.get(label, Counter())
+        total = counts["right"] + counts["wrong"]
+        if total:
+            print(f"  {label:<10} {counts['right']:>5}/{total:<5} {pct(counts['right'], total)}")
 
 
 def read(pages: list[str]) -> Extracted:
