@@ -20,7 +20,7 @@ from archive.clock import isoformat
 from archive.errors import Conflict, InvalidInput, NotFound
 from archive.models import AuditCheckpoint, AuditEvent, SigningKey
 from archive.runtime import Runtime
-from audit.chain_scan import scan_links, stitch
+from audit.chain_scan import scan, stitch
 from audit.log import GENESIS_HASH, Actor, append, body_of, canonical_json
 from audit.merkle import MerkleFrontier, MerkleTree, leaf_hash
 from audit.signing import ensure_key, sign, verify
@@ -75,12 +75,13 @@ def _new_leaves(session: Session, after_seq: int, last_hash: str) -> list[bytes]
     head_seq = session.scalar(select(func.max(AuditEvent.seq))) or 0
     if head_seq <= after_seq:
         return []
-    scanned = scan_links(session.connection(), after_seq + 1, head_seq)
-    _, _, problem = stitch([scanned], last_hash)
+    ranges = scan(session.get_bind(), session.connection(), after_seq + 1, head_seq, with_leaves=True,
+                  recompute=False)
+    _, _, problem = stitch(ranges, last_hash)
     if problem:
         raise Conflict(f"the audit chain is broken at seq {problem[0]}; no checkpoint is signed over it",
                        code="audit_chain_broken", seq=problem[0])
-    return scanned.leaves
+    return [leaf for part in ranges for leaf in part.leaves]
 
 
 def _hash_at(session: Session, seq: int) -> str | None:

@@ -8,16 +8,17 @@ from __future__ import annotations
 import hashlib
 import json
 from json.encoder import encode_basestring as _encode_string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Iterator
 
-from sqlalchemy import insert, select
+from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session
 
 from archive.clock import Clock, isoformat
 from archive.models import AuditEvent, AuditHead
 
+_sha256 = hashlib.sha256
 GENESIS_HASH = "sha256:" + "0" * 64
 MAX_FIELD_CHARS = 500
 
@@ -63,11 +64,14 @@ def chained_hash(seq: int, time_text: str, actor: str, credential: str | None, a
 
     Verification runs this once per event, so it avoids decoding and re-encoding the details.
     """
-    text = (f'{{"action":{_string(action)},"actor":{_string(actor)},"credential":{_string(credential)},'
-            f'"details":{details_json},'
-            f'"ip":{_string(ip)},"outcome":{_string(outcome)},"prev_hash":{_string(prev_hash)},"seq":{seq},'
-            f'"subject":{_string(subject)},"time":"{time_text}","user_agent":{_string(user_agent)}}}')
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+    # Verification runs this per event: None checks are inline, and only the four nullable columns have them.
+    text = (f'{{"action":{_encode_string(action)},"actor":{_encode_string(actor)},'
+            f'"credential":{"null" if credential is None else _encode_string(credential)},'
+            f'"details":{details_json},"ip":{"null" if ip is None else _encode_string(ip)},'
+            f'"outcome":{_encode_string(outcome)},"prev_hash":{_encode_string(prev_hash)},"seq":{seq},'
+            f'"subject":{"null" if subject is None else _encode_string(subject)},"time":"{time_text}",'
+            f'"user_agent":{"null" if user_agent is None else _encode_string(user_agent)}}}')
+    return "sha256:" + _sha256(text.encode("utf-8")).hexdigest()
 
 
 def row_hash(row: Any) -> str:
@@ -92,6 +96,7 @@ EVENT_COLUMNS = tuple(AuditEvent.__table__.columns)
 def iter_events(session: Session, after_seq: int = 0, up_to: int | None = None,
                 batch: int = 10_000) -> Iterator[Any]:
     """Events in seq order as light Core rows (`details` is the canonical text), fetched in batches by seq."""
+    session.flush()  # events appended in this transaction are written when the session flushes
     connection = session.connection()
     while True:
         query = select(*EVENT_COLUMNS).where(AuditEvent.seq > after_seq).order_by(AuditEvent.seq).limit(batch)
@@ -104,30 +109,64 @@ def iter_events(session: Session, after_seq: int = 0, up_to: int | None = None,
         after_seq = rows[-1].seq
 
 
+@dataclass(frozen=True)
+class Appended:
+    seq: int
+    hash: str
+
+
 def append(session: Session, clock: Clock, actor: Actor, action: str, subject: str | None = None,
-           details: dict[str, Any] | None = None, outcome: str = "success") -> AuditEvent:
+           details: dict[str, Any] | None = None, outcome: str = "success") -> Appended:
     """Append one event in the caller's transaction; it commits or rolls back with the change it records."""
-    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one()
-    event = AuditEvent(seq=head.seq + 1, time=clock(), actor=_clip(actor.name), credential=_clip(actor.credential),
-                       action=action,
-                       subject=_clip(subject), outcome=outcome, ip=_clip(actor.ip),
-                       user_agent=_clip(actor.user_agent), details_json=_details_text(details),
-                       prev_hash=head.hash)
-    event.hash = model_hash(event)
-    head.seq, head.hash = event.seq, event.hash
-    session.add(event)
-    session.flush()
-    return event
+    pending = _pending(session)
+    _chain(pending, clock, actor, [(action, subject, details)], outcome)
+    return Appended(pending.head.seq, pending.head.hash)
 
 
 def append_many(session: Session, clock: Clock, actor: Actor,
                 entries: Iterable[tuple[str, str | None, dict[str, Any]]], outcome: str = "success") -> int:
-    """Appends (action, subject, details) entries in one statement; for bulk work such as disposition batches.
+    """Appends (action, subject, details) entries; for bulk work such as disposition batches.
 
     Returns the seq of the last event appended (the head's seq if there were none).
     """
-    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one()
-    rows, seq, prev_hash = [], head.seq, head.hash
+    pending = _pending(session)
+    _chain(pending, clock, actor, entries, outcome)
+    return pending.head.seq
+
+
+@dataclass
+class _Pending:
+    """The events a transaction has appended but not yet written, and the head row it holds locked.
+
+    The head is locked once per transaction (or savepoint); the events go to the database in one multi-row INSERT
+    when the session next flushes, which it does before any query and at commit (the head is dirty by then).
+    """
+
+    scope: tuple[Any, Any]
+    head: AuditHead
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+_PENDING = "audit_pending"
+
+
+def _pending(session: Session) -> _Pending:
+    scope = _scope(session)
+    pending = session.info.get(_PENDING)
+    if pending is None or pending.scope != scope:
+        head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()
+                               .execution_options(populate_existing=True)).scalar_one()
+        pending = session.info[_PENDING] = _Pending(scope, head)
+    return pending
+
+
+def _scope(session: Session) -> tuple[Any, Any]:
+    return session.get_transaction(), session.get_nested_transaction()
+
+
+def _chain(pending: _Pending, clock: Clock, actor: Actor,
+           entries: Iterable[tuple[str, str | None, dict[str, Any]]], outcome: str) -> None:
+    seq, prev_hash = pending.head.seq, pending.head.hash
     name, credential = _clip(actor.name), _clip(actor.credential)
     ip, user_agent = _clip(actor.ip), _clip(actor.user_agent)
     for action, subject, details in entries:
@@ -137,20 +176,51 @@ def append_many(session: Session, clock: Clock, actor: Actor,
                "details": _details_text(details), "prev_hash": prev_hash}
         prev_hash = row["hash"] = chained_hash(seq, isoformat(row["time"]), name, credential, action,
                                                row["subject"], outcome, ip, user_agent, row["details"], prev_hash)
-        rows.append(row)
-    if rows:
-        session.execute(insert(AuditEvent.__table__), rows)
-        head.seq, head.hash = seq, prev_hash
+        pending.rows.append(row)
+    if seq != pending.head.seq:
+        pending.head.seq, pending.head.hash = seq, prev_hash
+
+
+@event.listens_for(Session, "before_flush")
+def _write_pending(session: Session, _context: Any, _instances: Any) -> None:
+    """Writes the appended events; rows left by a transaction that has since rolled back are dropped."""
+    pending = session.info.get(_PENDING)
+    if pending is None or not pending.rows:
+        return
+    rows, pending.rows = pending.rows, []
+    if pending.scope != _scope(session):
+        return
+    connection = session.connection()
+    if connection.dialect.name == "postgresql" and len(rows) >= COPY_FROM:
+        _copy(connection, rows)
+    else:
+        connection.execute(insert(AuditEvent.__table__), rows)
+
+
+COPY_FROM = 20  # rows; psycopg's executemany sends one INSERT per row, COPY streams them all at once
+_COPY_COLUMNS = ("seq", "time", "actor", "credential", "action", "subject", "outcome", "ip", "user_agent", "details",
+                 "prev_hash", "hash")
+
+
+def _copy(connection: Any, rows: list[dict[str, Any]]) -> None:
+    cursor = connection.connection.driver_connection.cursor()
+    with cursor.copy(f"COPY audit_events ({', '.join(_COPY_COLUMNS)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row[column] for column in _COPY_COLUMNS])
+
+
+@event.listens_for(Session, "before_commit")
+def _refuse_unwritten(session: Session) -> None:
+    """A commit must never drop an appended event, even if something expired the head behind our back."""
+    pending = session.info.get(_PENDING)
+    if pending is not None and pending.rows and pending.scope == _scope(session):
         session.flush()
-    return seq
+        if pending.rows:
+            raise RuntimeError("audit events were appended but not written; the transaction is rolled back")
 
 
 def _details_text(details: dict[str, Any] | None) -> str:
     return canonical_json(details or {}).decode("utf-8")
-
-
-def _string(value: str | None) -> str:
-    return "null" if value is None else _encode_string(value)
 
 
 def _clip(value: str | None) -> str | None:

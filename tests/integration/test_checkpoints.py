@@ -142,3 +142,31 @@ def _rewrite_chain_from(runtime, seq, details):
                 event.hash = model_hash(event)
             prev = event.hash
         session.execute(text("UPDATE audit_head SET hash = :h"), {"h": prev})
+
+
+def parallel_scans(monkeypatch):
+    import audit.chain_scan
+    monkeypatch.setattr(audit.chain_scan, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(audit.chain_scan.os, "cpu_count", lambda: 2)
+
+
+def test_a_checkpoint_scanned_in_parallel_ranges_signs_the_same_root(runtime, system_actor, monkeypatch):
+    from audit.merkle import root_from_leaf_hashes
+    fill(runtime, system_actor, 21)
+    with runtime.reading() as session:
+        hashes = session.scalars(select(AuditEvent.hash).order_by(AuditEvent.seq)).all()
+    parallel_scans(monkeypatch)
+    checkpoint = create_checkpoint(runtime, system_actor)
+    assert checkpoint.tree_size == len(hashes)
+    assert checkpoint.root_hash == "sha256:" + root_from_leaf_hashes([leaf_hash(h.encode()) for h in hashes]).hex()
+
+
+def test_a_checkpoint_refuses_a_link_broken_between_parallel_ranges(runtime, system_actor, monkeypatch):
+    from archive.errors import Conflict
+    fill(runtime, system_actor, 22)
+    drop_guards(runtime)
+    with runtime.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_events SET prev_hash = 'sha256:00' WHERE seq = 12"))
+    parallel_scans(monkeypatch)
+    with pytest.raises(Conflict, match="seq 12"):
+        create_checkpoint(runtime, system_actor)
