@@ -99,7 +99,8 @@ def _render_limited(rt: Runtime, content: Content, index: int | None) -> dict:
         data = stream.read()
     settings = rt.settings
     limits = Limits(cpu_seconds=min(RENDER_CPU_SECONDS, settings.processing_cpu_seconds),
-                    memory_mb=settings.processing_memory_mb, wall_seconds=RENDER_WALL_SECONDS)
+                    memory_mb=settings.processing_memory_mb, wall_seconds=RENDER_WALL_SECONDS,
+                    jobs_per_worker=settings.processing_jobs_per_worker)
     try:
         return run_limited(render_page, (data, index, PAGE_WIDTH), limits)
     except SandboxFailure as exc:

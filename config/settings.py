@@ -44,6 +44,7 @@ class Settings:
     processing_memory_mb: int = 2048  # per document, address space of the parsing child (RLIMIT_AS)
     processing_max_pages: int = 500  # per document; more pages: failed, with the reason
     processing_wall_seconds: int = 600  # per document, wall clock (OCR of long scans takes a while)
+    processing_jobs_per_worker: int = 100  # files one parsing process reads before it is replaced; 1: one per file
     preview_max_pages: int = 50  # pages of a PDF rendered to images on the document page; more: download it
     preview_max_bytes: int = 50 * MIB  # larger PDFs get no page images and no thumbnail
     retention_schedule: str = "eu-default"  # config/retention/<name>.toml, or a path to a .toml file
@@ -70,7 +71,8 @@ class Settings:
         if self.max_upload_bytes <= 0:
             raise SettingsError("ARCHIVE_MAX_UPLOAD_BYTES must be a positive number of bytes")
         for name in ("processing_cpu_seconds", "processing_memory_mb", "processing_max_pages",
-                     "processing_wall_seconds", "preview_max_pages", "preview_max_bytes"):
+                     "processing_wall_seconds", "processing_jobs_per_worker", "preview_max_pages",
+                     "preview_max_bytes"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"ARCHIVE_{name.upper()} must be a positive number")
 
