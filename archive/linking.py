@@ -20,7 +20,7 @@ from archive.clock import Clock
 from archive.customers import order_subject
 from archive.flags import document_flags
 from archive.models import Customer, Document, Order, Relation
-from archive.models_understanding import DocumentReference, ReviewItem
+from archive.models_understanding import DocumentReference
 from archive.review import REASONS, sync_items
 from archive.suggestions import Suggested, suggested_for
 from audit.log import Actor, append, append_many
@@ -123,14 +123,13 @@ def _relate(session: Session, clock: Clock, document: Document, wanted: dict[tup
     doc_type = document.doc_type
     targets: list[tuple[str, Document]] = []
     if doc_type == "order_confirmation":
-        targets = [("confirms", d) for d in _in_order(session, document, ORDER_TYPES)]
+        targets = [("confirms", d) for d in _first_in_order(session, document, [ORDER_TYPES])]
     elif doc_type == "delivery_note":
-        intake = _in_order(session, document, ORDER_TYPES) or _in_order(session, document, ("order_confirmation",))
+        intake = _first_in_order(session, document, [ORDER_TYPES, ("order_confirmation",)])
         targets = [("fulfils", d) for d in intake]
     elif doc_type == "invoice":
-        cited = _cited_documents(session, document, "delivery", wanted)
-        chosen = cited or _in_order(session, document, ("delivery_note",)) or \
-            _in_order(session, document, ORDER_TYPES) or _in_order(session, document, ("order_confirmation",))
+        chosen = _cited_documents(session, document, "delivery", wanted) or _first_in_order(
+            session, document, [("delivery_note",), ORDER_TYPES, ("order_confirmation",)])
         targets = [("invoices", d) for d in chosen]
     elif doc_type in ("payment_advice", "credit_note"):
         relation = "settles" if doc_type == "payment_advice" else "relates-to"
@@ -152,12 +151,18 @@ def _relation(session: Session, clock: Clock, source: Document, target: Document
                {"type": relation, "source": source.id, "target": target.id, "basis": "linking"})
 
 
-def _in_order(session: Session, document: Document, doc_types: tuple[str, ...]) -> list[Document]:
+def _first_in_order(session: Session, document: Document, preference: list[tuple[str, ...]]) -> list[Document]:
+    """The documents of the first group of types in `preference` that the order has (one query for all groups)."""
     if document.order_id is None:
         return []
-    return list(session.scalars(select(Document).where(
-        Document.order_id == document.order_id, Document.doc_type.in_(doc_types), Document.id != document.id,
-        Document.status != "disposed").order_by(Document.filed_at, Document.id)))
+    candidates = list(session.scalars(select(Document).where(
+        Document.order_id == document.order_id, Document.doc_type.in_([t for group in preference for t in group]),
+        Document.id != document.id, Document.status != "disposed").order_by(Document.filed_at, Document.id)))
+    for doc_types in preference:
+        found = [d for d in candidates if d.doc_type in doc_types]
+        if found:
+            return found
+    return []
 
 
 def _cited(session: Session, document_id: str, kind: str) -> list[str]:
@@ -195,14 +200,29 @@ def _quality(document: Document, suggested: Suggested, wanted: dict[tuple[str, s
         wanted[("doc_type_disagrees", suggested.doc_type)] = REASONS["doc_type_disagrees"]
 
 
+# Documents of an order whose relations may point at a newcomer of this type (see _relate's fallbacks).
+RELATE_TO_NEWCOMER = {
+    **{t: ("order_confirmation", "delivery_note", "invoice") for t in ORDER_TYPES},
+    "order_confirmation": ("delivery_note", "invoice"),
+    "delivery_note": ("invoice",),
+}
+
+
 def _affected(session: Session, document: Document, numbers: set[str]) -> set[str]:
-    """Documents of the same order, and documents waiting for this document's numbers or order."""
+    """Documents whose links this document may change: those of its order that relate by type to it, those citing
+    its numbers, and those without an order that cite its order. Not the whole order: a dossier of n documents
+    would otherwise relink n documents for each one filed."""
     ids: set[str] = set()
     if document.order_id is not None:
-        ids |= set(session.scalars(select(Document.id).where(Document.order_id == document.order_id)))
-        numbers = numbers | {document.order.number}
+        related_types = RELATE_TO_NEWCOMER.get(document.doc_type)
+        if related_types:
+            ids |= set(session.scalars(select(Document.id).where(Document.order_id == document.order_id,
+                                                                 Document.doc_type.in_(related_types))))
+        ids |= set(session.scalars(select(DocumentReference.document_id).join(
+            Document, Document.id == DocumentReference.document_id).where(
+            DocumentReference.kind == "order", DocumentReference.value == document.order.number,
+            Document.order_id.is_(None))))
     if numbers:
-        ids |= set(session.scalars(select(ReviewItem.document_id).where(
-            ReviewItem.resolved_at.is_(None), ReviewItem.detail.in_(sorted(numbers)),
-            ReviewItem.reason.in_(("order_reference_unresolved", *UNRESOLVED.values())))))
+        ids |= set(session.scalars(select(DocumentReference.document_id).where(
+            DocumentReference.kind.in_(("invoice", "delivery")), DocumentReference.value.in_(sorted(numbers)))))
     return ids

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
@@ -39,8 +39,9 @@ class Claimed:
     attempts: int
 
 
-def claim(rt: Runtime, limit: int = 20) -> list[Claimed]:
-    """Claims up to `limit` due items for this worker."""
+def claim(rt: Runtime, limit: int = 20,
+          on_claimed: Callable[[Session, list[Claimed]], None] | None = None) -> list[Claimed]:
+    """Claims up to `limit` due items for this worker; `on_claimed` runs in the claiming transaction."""
     now = rt.clock()
     with rt.reading() as session:
         candidates = session.execute(
@@ -49,21 +50,30 @@ def claim(rt: Runtime, limit: int = 20) -> list[Claimed]:
                    or_(OutboxItem.claimed_until.is_(None), OutboxItem.claimed_until < now))
             .order_by(OutboxItem.available_at).limit(limit)).all()
     claimed = []
-    for item_id, task, payload, attempts in candidates:
-        with rt.transaction() as session:
+    if not candidates:
+        return claimed
+    with rt.transaction() as session:  # one commit for the batch: each commit is a sync, and SQLite has one writer
+        for item_id, task, payload, attempts in candidates:
             won = session.execute(
                 update(OutboxItem).where(OutboxItem.id == item_id, OutboxItem.done_at.is_(None),
                                          or_(OutboxItem.claimed_until.is_(None), OutboxItem.claimed_until < now))
                 .values(claimed_until=now + LEASE, attempts=OutboxItem.attempts + 1)).rowcount
-        if won:
-            claimed.append(Claimed(item_id, task, payload, attempts + 1))
+            if won:
+                claimed.append(Claimed(item_id, task, payload, attempts + 1))
+        if on_claimed is not None and claimed:
+            on_claimed(session, claimed)
     return claimed
 
 
 def complete(rt: Runtime, item_id: str) -> None:
     with rt.transaction() as session:
-        session.execute(update(OutboxItem).where(OutboxItem.id == item_id)
-                        .values(done_at=rt.clock(), claimed_until=None, last_error=None))
+        mark_complete(session, rt.clock, item_id)
+
+
+def mark_complete(session: Session, clock: Clock, item_id: str) -> None:
+    """In the caller's transaction: a handler can end its item in its own last commit (archive.tasks)."""
+    session.execute(update(OutboxItem).where(OutboxItem.id == item_id)
+                    .values(done_at=clock(), claimed_until=None, last_error=None))
 
 
 def fail(rt: Runtime, item: Claimed, error: str) -> bool:

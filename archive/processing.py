@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
+from sqlalchemy.orm import Session
 
 from archive.attachments import file_attachments
 from archive.blobstore import read_chunks
@@ -30,6 +31,7 @@ from archive.linking import link_document
 from archive.models import Document, Extraction
 from archive.renditions import store_rendition
 from archive.runtime import Runtime
+from archive.tasks import complete_in
 from archive.understanding import understand
 from audit.log import Actor, append
 from retention.policies import schedule_of
@@ -63,8 +65,7 @@ def process_document(rt: Runtime, payload: dict[str, Any]) -> None:
             return
         extracted = _understand(_extracted_from(outcome["extracted"]))
         attachments = file_attachments(rt, target.document_id, target.version, outcome["attachments"])
-        _store(rt, target, extracted, outcome["rendition"], attachments)
-    _link(rt, target.document_id)
+        _store_and_link(rt, target, extracted, outcome["rendition"], attachments)
     index_document(rt, target.document_id)
     _finish_done(rt, target)  # last: `done` means stored, linked and searchable
 
@@ -83,7 +84,8 @@ def _work_root(rt: Runtime) -> Path:
 def limits_of(rt: Runtime) -> Limits:
     s = rt.settings
     return Limits(cpu_seconds=s.processing_cpu_seconds, memory_mb=s.processing_memory_mb,
-                  max_pages=s.processing_max_pages, wall_seconds=s.processing_wall_seconds)
+                  max_pages=s.processing_max_pages, wall_seconds=s.processing_wall_seconds,
+                  jobs_per_worker=s.processing_jobs_per_worker)
 
 
 def mark_failed(rt: Runtime, document_id: str, error: str) -> None:
@@ -102,12 +104,19 @@ def mark_retrying(rt: Runtime, document_id: str, error: str) -> None:
             document.processing_error = f"retrying after: {error}"[:2000]
 
 
+def mark_processing(session: Session, document_ids: list[str]) -> None:
+    """Their processing has started: called in the transaction that claims their outbox items (archive.tasks), so
+    starting costs no commit of its own."""
+    if document_ids:
+        session.execute(update(Document).where(Document.id.in_(document_ids), Document.status != "disposed")
+                        .values(processing_status="processing"))
+
+
 def _begin(rt: Runtime, document_id: str) -> Target | None:
-    with rt.transaction() as session:
+    with rt.reading() as session:
         document = session.get(Document, document_id)
         if document is None or document.status == "disposed":
             return None
-        document.processing_status = "processing"
         version = document.versions[-1]
         return Target(document_id, version.number, version.checksum, version.size, version.mime_type)
 
@@ -135,8 +144,10 @@ def _extracted_from(data: dict[str, Any]) -> Extracted:
     return Extracted(**data)
 
 
-def _store(rt: Runtime, target: Target, extracted: Extracted, rendition: dict | None,
-           attachments: list[dict]) -> None:
+def _store_and_link(rt: Runtime, target: Target, extracted: Extracted, rendition: dict | None,
+                    attachments: list[dict]) -> None:
+    """Stores the extraction and rendition and links the document, in one transaction: each commit is a sync, and on
+    SQLite every other writer waits for it."""
     plain = extracted.as_json()
     details = {**extracted.details, "page_count": len(extracted.pages)}
     if attachments:
@@ -150,6 +161,8 @@ def _store(rt: Runtime, target: Target, extracted: Extracted, rendition: dict | 
                                provenance=plain.get("provenance"), details=details))
         if rendition is not None:
             store_rendition(session, rt, SYSTEM, target.document_id, target.version, rendition)
+        session.flush()
+        _link(session, rt, target.document_id)
 
 
 def _finish_done(rt: Runtime, target: Target) -> None:
@@ -157,6 +170,7 @@ def _finish_done(rt: Runtime, target: Target) -> None:
         document = session.get(Document, target.document_id)
         if document.current_version == target.version:  # a newer version has its own task coming
             document.processing_status, document.processing_error = "done", None
+        complete_in(session)
 
 
 def _finish_failed(rt: Runtime, target: Target, reason: str) -> None:
@@ -165,6 +179,7 @@ def _finish_failed(rt: Runtime, target: Target, reason: str) -> None:
         document.processing_status, document.processing_error = "failed", reason[:2000]
         append(session, rt.clock, SYSTEM, "document.processing_failed", f"document:{target.document_id}",
                {"version": target.version, "checksum": target.checksum, "reason": reason[:500]})
+        complete_in(session)
 
 
 def _understand(extracted: Extracted) -> Extracted:
@@ -172,7 +187,6 @@ def _understand(extracted: Extracted) -> Extracted:
     return understand(extracted)
 
 
-def _link(rt: Runtime, document_id: str) -> None:
+def _link(session: Session, rt: Runtime, document_id: str) -> None:
     """Dossier linking: order, relations, review reasons (archive.linking)."""
-    with rt.transaction() as session:
-        link_document(session, rt.clock, document_id, schedule_of(rt))  # retention follows an order attached here
+    link_document(session, rt.clock, document_id, schedule_of(rt))  # retention follows an order attached here

@@ -8,9 +8,13 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
+from contextvars import ContextVar
 from typing import Any, Callable, Protocol
 
-from archive.outbox import Claimed, claim, complete, fail
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from archive.outbox import Claimed, claim, complete, fail, mark_complete
 from archive.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -25,29 +29,64 @@ def handlers() -> dict[str, Handler]:
 
 def run_item(rt: Runtime, item: Claimed, table: dict[str, Handler] | None = None) -> bool:
     table = table or handlers()
+    completion = _Completion(rt, item.id)
+    token = _running.set(completion)
     try:
         handler = table[item.task]
         handler(rt, item.payload)
     except Exception as exc:  # noqa: BLE001 - a failed task is recorded and retried, never lost
+        if completion.committed:  # it failed after its work was committed: done, not to be run again
+            log.exception("task %s %s failed after completing", item.task, item.id)
+            return True
         log.warning("task %s %s failed (attempt %d): %s", item.task, item.id, item.attempts, exc)
         retrying = fail(rt, item, "".join(traceback.format_exception_only(exc)).strip())
         _on_failure(rt, item, str(exc), retrying)
         return False
-    complete(rt, item.id)
+    finally:
+        _running.reset(token)
+    if not completion.committed:
+        complete(rt, item.id)
     return True
+
+
+def complete_in(session: Session) -> None:
+    """For a handler's last transaction: the running outbox item is marked done in it, one commit fewer."""
+    completion = _running.get()
+    if completion is not None:
+        completion(session)
+
+
+class _Completion:
+    def __init__(self, rt: Runtime, item_id: str) -> None:
+        self.rt, self.item_id, self.committed = rt, item_id, False
+
+    def __call__(self, session: Session) -> None:
+        mark_complete(session, self.rt.clock, self.item_id)
+        event.listen(session, "after_commit", self._committed, once=True)
+
+    def _committed(self, _session: Session) -> None:
+        self.committed = True
+
+
+_running: ContextVar[_Completion | None] = ContextVar("running_outbox_item", default=None)
 
 
 def drain(rt: Runtime, max_items: int | None = None) -> int:
     """Runs due items until none is left (or `max_items`); returns how many ran."""
     table, ran = handlers(), 0
     while max_items is None or ran < max_items:
-        batch = claim(rt, 20 if max_items is None else min(20, max_items - ran))
+        batch = claim(rt, 20 if max_items is None else min(20, max_items - ran), on_claimed=_mark_started)
         if not batch:
             return ran
         for item in batch:
             run_item(rt, item, table)
             ran += 1
     return ran
+
+
+def _mark_started(session: Session, items: list[Claimed]) -> None:
+    from archive.processing import mark_processing
+    mark_processing(session, [item.payload["document_id"] for item in items if item.task == "document.process"])
 
 
 def _on_failure(rt: Runtime, item: Claimed, error: str, retrying: bool) -> None:

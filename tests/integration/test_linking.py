@@ -160,3 +160,25 @@ def test_the_filer_wins_and_disagreements_go_to_review(client, auth, runtime):
                                                 ("customer_mismatch", "C-3003"), ("delivery_note_without_order", "")}
     invoice_as_note = file(client, auth, runtime, INVOICE, "delivery_note", order="A-1")
     assert ("doc_type_disagrees", "invoice") in open_reasons(runtime, invoice_as_note)
+
+
+def test_filing_relinks_only_the_documents_it_can_affect(client, auth, runtime, monkeypatch):
+    import archive.linking
+    file(client, auth, runtime, PO, "purchase_order")
+    invoice = file(client, auth, runtime, INVOICE, "invoice")
+    payment = file(client, auth, runtime, PAYMENT, "payment_advice")
+    linked: list[str] = []
+    real_link = archive.linking._link
+
+    def recording(session, clock, document, schedule):
+        linked.append(document.id)
+        return real_link(session, clock, document, schedule)
+    monkeypatch.setattr(archive.linking, "_link", recording)
+    letter = file(client, auth, runtime, "Bonjour, merci pour votre commande.", "correspondence")
+    assert linked == [letter]  # nothing in the order can point at a letter
+
+    linked.clear()
+    delivery = file(client, auth, runtime, DELIVERY, "delivery_note")
+    assert sorted(linked) == sorted([delivery, invoice])  # the invoice cites BL-1; the payment cannot change
+    assert ("invoices", invoice, delivery) in relations(runtime)
+    assert payment not in linked

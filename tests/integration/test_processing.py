@@ -202,3 +202,20 @@ def test_a_restricted_documents_rendition_is_refused_like_its_content(client, au
         event = session.scalars(select(AuditEvent).where(AuditEvent.action == "document.access_refused")).one()
         assert event.details["access"] == "rendition"
     assert client.get(f"/api/v1/documents/{shown['id']}/renditions/ocr-pdfa", headers=auth).status_code == 200
+
+
+def test_a_document_shows_processing_from_the_moment_a_worker_claims_it(client, auth, runtime, monkeypatch):
+    import archive.processing
+    response = upload(client, auth, make.text_pdf([make.ENGLISH[:2]]), metadata(), filename="doc.pdf")
+    document_id = response.json["id"]
+    assert client.get(f"/api/v1/documents/{document_id}", headers=auth).json["processing"]["status"] == "queued"
+    seen = []
+    real = archive.processing.process_document
+
+    def watching(rt, payload):
+        seen.append(client.get(f"/api/v1/documents/{payload['document_id']}", headers=auth).json["processing"])
+        real(rt, payload)
+    monkeypatch.setattr(archive.processing, "process_document", watching)
+    drain(runtime)
+    assert seen == [{"status": "processing", "error": None}]
+    assert client.get(f"/api/v1/documents/{document_id}", headers=auth).json["processing"]["status"] == "done"

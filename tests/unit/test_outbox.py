@@ -42,3 +42,54 @@ def test_an_expired_lease_is_claimed_again(runtime):
     assert len(again) == 1 and again[0].attempts == 2
     assert run_item(runtime, again[0], {"slow": lambda rt, payload: None})
     assert claim(runtime) == []
+
+
+def item_state(runtime):
+    with runtime.reading() as session:
+        item = session.query(OutboxItem).one()
+        return item.done_at, item.last_error
+
+
+def test_a_handler_can_end_its_item_in_its_own_last_transaction(runtime):
+    from sqlalchemy import func, select
+
+    from archive.tasks import complete_in
+    with runtime.transaction() as session:
+        enqueue(session, runtime.clock, "work", {})
+    seen = []
+
+    def work(rt, payload):
+        with rt.transaction() as session:
+            complete_in(session)
+            seen.append(session.scalar(select(func.count()).select_from(OutboxItem)
+                                       .where(OutboxItem.done_at.is_not(None))))
+    assert run_item(runtime, claim(runtime)[0], {"work": work})
+    assert seen == [1]  # marked done inside the handler's transaction, not in one of its own afterwards
+    assert item_state(runtime)[0] is not None and claim(runtime) == []
+
+
+def test_an_item_ended_in_a_transaction_that_rolled_back_is_retried(runtime):
+    from archive.tasks import complete_in
+    with runtime.transaction() as session:
+        enqueue(session, runtime.clock, "work", {})
+
+    def work(rt, payload):
+        with rt.transaction() as session:
+            complete_in(session)
+            raise RuntimeError("the last step failed")
+    assert run_item(runtime, claim(runtime)[0], {"work": work}) is False
+    done_at, error = item_state(runtime)
+    assert done_at is None and "the last step failed" in error
+
+
+def test_a_failure_after_the_completing_commit_does_not_run_the_item_again(runtime):
+    from archive.tasks import complete_in
+    with runtime.transaction() as session:
+        enqueue(session, runtime.clock, "work", {})
+
+    def work(rt, payload):
+        with rt.transaction() as session:
+            complete_in(session)
+        raise RuntimeError("after the fact")
+    assert run_item(runtime, claim(runtime)[0], {"work": work}) is True
+    assert item_state(runtime)[0] is not None and claim(runtime) == []
