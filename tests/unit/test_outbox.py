@@ -1,10 +1,12 @@
 """Outbox items are claimed once, retried with backoff when they fail, and never lost."""
 from datetime import datetime, timezone
 
+from sqlalchemy import func, select
+
 from archive.clock import FrozenClock
 from archive.models import OutboxItem
 from archive.outbox import MAX_ATTEMPTS, claim, enqueue
-from archive.tasks import run_item
+from archive.tasks import complete_in, run_item
 
 
 def test_failures_retry_with_backoff_then_stop(runtime):
@@ -50,12 +52,13 @@ def item_state(runtime):
         return item.done_at, item.last_error
 
 
-def test_a_handler_can_end_its_item_in_its_own_last_transaction(runtime):
-    from sqlalchemy import func, select
-
-    from archive.tasks import complete_in
+def run_one(runtime, work) -> bool:
     with runtime.transaction() as session:
         enqueue(session, runtime.clock, "work", {})
+    return run_item(runtime, claim(runtime)[0], {"work": work})
+
+
+def test_a_handler_can_end_its_item_in_its_own_last_transaction(runtime):
     seen = []
 
     def work(rt, payload):
@@ -63,33 +66,25 @@ def test_a_handler_can_end_its_item_in_its_own_last_transaction(runtime):
             complete_in(session)
             seen.append(session.scalar(select(func.count()).select_from(OutboxItem)
                                        .where(OutboxItem.done_at.is_not(None))))
-    assert run_item(runtime, claim(runtime)[0], {"work": work})
+    assert run_one(runtime, work)
     assert seen == [1]  # marked done inside the handler's transaction, not in one of its own afterwards
     assert item_state(runtime)[0] is not None and claim(runtime) == []
 
 
 def test_an_item_ended_in_a_transaction_that_rolled_back_is_retried(runtime):
-    from archive.tasks import complete_in
-    with runtime.transaction() as session:
-        enqueue(session, runtime.clock, "work", {})
-
     def work(rt, payload):
         with rt.transaction() as session:
             complete_in(session)
             raise RuntimeError("the last step failed")
-    assert run_item(runtime, claim(runtime)[0], {"work": work}) is False
+    assert run_one(runtime, work) is False
     done_at, error = item_state(runtime)
     assert done_at is None and "the last step failed" in error
 
 
 def test_a_failure_after_the_completing_commit_does_not_run_the_item_again(runtime):
-    from archive.tasks import complete_in
-    with runtime.transaction() as session:
-        enqueue(session, runtime.clock, "work", {})
-
     def work(rt, payload):
         with rt.transaction() as session:
             complete_in(session)
         raise RuntimeError("after the fact")
-    assert run_item(runtime, claim(runtime)[0], {"work": work}) is True
+    assert run_one(runtime, work) is True
     assert item_state(runtime)[0] is not None and claim(runtime) == []
