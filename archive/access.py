@@ -33,6 +33,11 @@ def refusal(document_id: str) -> Forbidden:
                      "runs): only records managers and auditors may read it", code="restricted")
 
 
-def record_refusal(session: Session, clock: Clock, actor: Actor, document_id: str, what: str) -> None:
-    append(session, clock, actor, "document.access_refused", f"document:{document_id}",
+def read_permitted(session: Session, clock: Clock, actor: Actor, document: Document, what: str) -> bool:
+    """Whether the actor may read it; a refusal is audited in the session, and the caller raises `refusal` only
+    after the commit, so that the record of the refusal stays."""
+    if readable(actor, document):
+        return True
+    append(session, clock, actor, "document.access_refused", f"document:{document.id}",
            {"reason": "restricted", "access": what}, outcome="denied")
+    return False

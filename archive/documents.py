@@ -8,7 +8,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from archive.access import readable, record_refusal, refusal
+from archive.access import read_permitted, refusal
 from archive.blobstore import read_chunks
 from archive.clock import isoformat
 from archive.customers import get_or_create_customer, get_or_create_order
@@ -38,10 +38,9 @@ def show_document(rt: Runtime, actor: Actor, document_id: str) -> dict[str, Any]
     """The metadata view; a restricted document is refused (and the refusal audited) unless the actor may read it."""
     with rt.transaction() as session:
         document = load(session, document_id)
-        if readable(actor, document):
+        if read_permitted(session, rt.clock, actor, document, "metadata"):
             append(session, rt.clock, actor, "document.viewed", f"document:{document_id}")
             return document_view(session, document, schedule_of(rt))
-        record_refusal(session, rt.clock, actor, document_id, "metadata")
     raise refusal(document_id)
 
 
@@ -97,13 +96,11 @@ def open_content(rt: Runtime, actor: Actor, document_id: str, version_number: in
     with rt.transaction() as session:
         document = load(session, document_id)
         version = version_of(document, version_number)
-        allowed = readable(actor, document)
-        if not allowed:
-            record_refusal(session, rt.clock, actor, document_id, "content")
-        elif document.status == "disposed":
-            raise Gone(f"the content of document {document_id} was destroyed on "
-                       f"{isoformat(document.disposed_at)} by disposition; its record is kept", code="disposed")
-        else:
+        allowed = read_permitted(session, rt.clock, actor, document, "content")
+        if allowed:
+            if document.status == "disposed":
+                raise Gone(f"the content of document {document_id} was destroyed on "
+                           f"{isoformat(document.disposed_at)} by disposition; its record is kept", code="disposed")
             verify_blob(rt, version.checksum, version.size)
             append(session, rt.clock, actor, "document.downloaded", f"document:{document_id}",
                    {"version": version.number, "checksum": version.checksum})
@@ -123,13 +120,11 @@ def verify_blob(rt: Runtime, checksum: str, size: int) -> None:
 def update_metadata(rt: Runtime, actor: Actor, document_id: str, changes: dict[str, Any]) -> dict[str, Any]:
     with rt.transaction() as session:
         document = load(session, document_id)
-        if not readable(actor, document):
-            record_refusal(session, rt.clock, actor, document_id, "correction")
-            view = None
-        else:
+        allowed = read_permitted(session, rt.clock, actor, document, "correction")
+        if allowed:
             _correct(session, rt, actor, document, changes)
             view = document_view(session, document, schedule_of(rt))
-    if view is None:
+    if not allowed:
         raise refusal(document_id)
     rt.work_committed()
     return view

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import io
 
-from archive.access import readable, record_refusal, refusal
+from archive.access import read_permitted, refusal
 from archive.documents import Content, load, verify_blob, version_of
 from archive.errors import Gone, NotFound, PayloadTooLarge, UnsupportedMediaType
 from archive.extraction.sandbox import Limits, SandboxFailure, run_limited
@@ -40,10 +40,8 @@ def open_preview(rt: Runtime, actor: Actor, document_id: str, version: int | Non
     with rt.transaction() as session:
         document = load(session, document_id)
         chosen = version_of(document, version)
-        allowed = readable(actor, document)
-        if not allowed:
-            record_refusal(session, rt.clock, actor, document_id, "content")
-        else:
+        allowed = read_permitted(session, rt.clock, actor, document, "content")
+        if allowed:
             _require_previewable(document, chosen, kind, rt.settings.preview_max_bytes)
             _require_page(page, rt.settings.preview_max_pages)
             verify_blob(rt, chosen.checksum, chosen.size)

@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from archive.access import readable, record_refusal, refusal
+from archive.access import read_permitted, refusal
 from archive.documents import Content, load, verify_blob
 from archive.errors import Gone, NotFound
 from archive.hashing import spool_stream
-from archive.models import Blob, Rendition
+from archive.models import Blob, Document, Rendition
 from archive.runtime import Runtime
 from audit.log import Actor, append
 
@@ -52,26 +52,26 @@ def open_rendition(rt: Runtime, actor: Actor, document_id: str, kind: str) -> Co
     """The rendition of the current version, verified against its checksum; the read is audited."""
     with rt.transaction() as session:
         document = load(session, document_id)
-        if not readable(actor, document):
-            record_refusal(session, rt.clock, actor, document_id, "rendition")
-            refused = True
-        else:
-            refused = False
-    if refused:
+        allowed = read_permitted(session, rt.clock, actor, document, "rendition")
+        if allowed:
+            rendition = _current_rendition(session, document, kind)
+            verify_blob(rt, rendition.checksum, rendition.size)
+            append(session, rt.clock, actor, "rendition.downloaded", f"document:{document_id}",
+                   {"version": rendition.version, "kind": kind, "checksum": rendition.checksum})
+    if not allowed:
         raise refusal(document_id)
-    with rt.transaction() as session:
-        document = load(session, document_id)
-        if document.status == "disposed":
-            raise Gone(f"the content of document {document_id} was destroyed by disposition", code="disposed")
-        rendition = session.scalar(select(Rendition).where(Rendition.document_id == document_id,
-                                                           Rendition.version == document.current_version,
-                                                           Rendition.kind == kind))
-        if rendition is None:
-            raise NotFound(f"document {document_id} has no {kind} rendition of its current version",
-                           code="rendition_not_found")
-        verify_blob(rt, rendition.checksum, rendition.size)
-        append(session, rt.clock, actor, "rendition.downloaded", f"document:{document_id}",
-               {"version": rendition.version, "kind": kind, "checksum": rendition.checksum})
-        filename = f"{document_id}-v{rendition.version}-{kind}.pdf"
+    filename = f"{document_id}-v{rendition.version}-{kind}.pdf"
     return Content(document_id, rendition.version, rendition.checksum, rendition.size, rendition.mime_type,
                    filename, rt.blobs.open(rendition.checksum, rendition.size))
+
+
+def _current_rendition(session: Session, document: Document, kind: str) -> Rendition:
+    if document.status == "disposed":
+        raise Gone(f"the content of document {document.id} was destroyed by disposition", code="disposed")
+    rendition = session.scalar(select(Rendition).where(Rendition.document_id == document.id,
+                                                       Rendition.version == document.current_version,
+                                                       Rendition.kind == kind))
+    if rendition is None:
+        raise NotFound(f"document {document.id} has no {kind} rendition of its current version",
+                       code="rendition_not_found")
+    return rendition
