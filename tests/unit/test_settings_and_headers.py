@@ -47,3 +47,10 @@ def test_content_disposition_is_safe(name, ascii_part):
     assert header.startswith("attachment; ")
     assert ascii_part in header
     assert header.isascii() and "\r" not in header and "\n" not in header
+
+
+@pytest.mark.parametrize("name", ["ARCHIVE_PROCESSING_CPU_SECONDS", "ARCHIVE_PROCESSING_JOBS_PER_WORKER"])
+@pytest.mark.parametrize("value", ["0", "-3", "many"])
+def test_processing_limits_must_be_positive_integers(tmp_path, name, value):
+    with pytest.raises(SettingsError, match=name):
+        load_settings(environ={name: value, "ARCHIVE_DATA_DIR": str(tmp_path)})
