@@ -312,10 +312,11 @@ class ElasticEngine(Fts5Engine):
         for batch in batches:
             self.index.upsert(batch)
             done += len(batch)
+        self.index.optimize()  # as `archive search reindex` ends; the FTS5 build's bulk() merges too
         return done
 
     def close(self) -> None:
-        self.index.clear()
+        self.index.drop()
         self.index.close()
 
 

@@ -19,7 +19,7 @@ from archive.errors import InvalidInput
 from search.elastic_query import SORTS, translate
 from search.index import FACETS, Hit, IndexRecord, Page, Query
 from search.normalize import fold, identifier_keys, words
-from search.snippets import query_terms, snippet
+from search.snippets import Marker, query_terms, snippet
 
 TEXT_FIELDS = ("title", "references", "text", "filename", "customer_name")
 
@@ -76,8 +76,8 @@ class ElasticIndex:
     def _page(self, query: Query, response: Any) -> Page:
         total = response["hits"]["total"]
         raw_hits = response["hits"]["hits"]
-        marks = query_terms(query.root)
-        hits = [_hit(h, marks) for h in raw_hits]
+        marker = Marker(*query_terms(query.root))
+        hits = [_hit(h, marker) for h in raw_hits]
         facets = {name: {b["key"]: b["doc_count"] for b in response["aggregations"][name]["buckets"]}
                   for name in FACETS} if query.facets else {}
         exact = total["relation"] == "eq" and total["value"] <= query.exact_total_up_to
@@ -105,6 +105,11 @@ class ElasticIndex:
         except NotFoundError:
             pass
         self._ensure_index()
+
+    def optimize(self) -> None:
+        """One segment: right after a rebuild only, since a merged segment this large is rarely merged again."""
+        self.client.indices.refresh(index=self.name)
+        self.client.options(request_timeout=3600).indices.forcemerge(index=self.name, max_num_segments=1)
 
     def drop(self) -> None:
         self.client.indices.delete(index=self.name, ignore_unavailable=True)
@@ -134,11 +139,11 @@ def _source(record: IndexRecord) -> dict[str, Any]:
     }
 
 
-def _hit(raw: dict[str, Any], marks: tuple[set[str], set[str]]) -> Hit:
+def _hit(raw: dict[str, Any], marker: Marker) -> Hit:
     from datetime import date, datetime
     source = raw["_source"]
     text = source.get("text_raw") or source.get("title_raw") or ""
-    return Hit(id=raw["_id"], score=float(raw.get("_score") or 0.0), snippet=snippet(text, *marks),
+    return Hit(id=raw["_id"], score=float(raw.get("_score") or 0.0), snippet=snippet(text, marker),
                doc_type=source["doc_type"], customer_number=source["customer_number"],
                order_number=source.get("order_number"), title=source.get("title_raw"),
                document_date=date.fromisoformat(source["document_date"]) if source.get("document_date") else None,

@@ -226,6 +226,11 @@ class Fts5Index:
         with self._writing() as conn:
             self._recreate(conn)
 
+    def optimize(self) -> None:
+        with self._writing() as conn:
+            conn.execute("INSERT INTO fts(fts) VALUES ('optimize')")
+        self._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     # -- reads --------------------------------------------------------------------------------------------------
 
     def search(self, query: Query) -> Page:

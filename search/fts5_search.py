@@ -14,8 +14,9 @@ from typing import Any
 
 from search.fts5_plan import Plan, plan
 from search.fts5_rowid import (CUSTOMER_SHIFT, DAY_SHIFT, MAX_ROWID, STATUS_SHIFT, TYPE_SHIFT, Codes, day_of)
-from search.fts5_text import Marker, decode_cursor, decode_cursor_text, encode_cursor, snippet
+from search.fts5_text import decode_cursor, decode_cursor_text, encode_cursor
 from search.index import FACETS, Hit, Page, Query
+from search.snippets import Marker, snippet
 
 WINDOW = 1000          # matches ranked together by BM25, newest first; see the module docstring of search/fts5.py
 FACET_SIZE = 25        # values per facet, the most frequent first

@@ -1,24 +1,17 @@
 """Text helpers of the FTS5 backend: a fast fold equal to search.normalize.fold, the indexed column values, tokens
-for filters, highlighted snippets and opaque cursors."""
+for filters and opaque cursors. Snippets are search.snippets, shared with Elasticsearch."""
 from __future__ import annotations
 
 import base64
 import binascii
-import functools
-import html
 import json
 import re
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 from archive.errors import InvalidInput
 from search.normalize import fold
 
-SNIPPET_CHARS = 200
-SNIPPET_LEAD = 60
-SNIPPET_SCAN_CHARS = 200_000
-_WORD = re.compile(r"\w+", re.UNICODE)
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
-_NON_ASCII_LETTER = re.compile(r"[^\W\x00-\x7f]")
 _folded: dict[str, str] = {}
 
 
@@ -36,9 +29,6 @@ def _fold_run(match: re.Match) -> str:
         if len(_folded) < 100_000:
             _folded[run] = folded
     return folded
-
-
-_fold_token = functools.lru_cache(maxsize=65536)(fold)
 
 
 def token_fold(token: str) -> str:
@@ -93,70 +83,6 @@ def fts_values(title: str | None, references: Iterable[str], order_number: str |
 def _clean(text: str) -> str:
     folded = index_fold(text)
     return folded.replace(MARK, " ") if MARK in folded else folded
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Snippets: computed in Python from the original text, for the returned hits only
-
-
-class Marker:
-    """Finds a query's words in original text: a regular expression finds ASCII tokens, and only tokens with a
-    non-ASCII letter are folded one by one (`Straße` for strasse): an ASCII token folds by lower() alone."""
-
-    def __init__(self, exact: Iterable[str], prefixes: Iterable[str]) -> None:
-        self.exact, self.prefixes = frozenset(exact), tuple(sorted(prefixes))
-        parts = [re.escape(w) + r"\b" for w in sorted(self.exact) if w.isascii()] + \
-                [re.escape(p) + r"\w*" for p in self.prefixes if p.isascii()]
-        self.fast = re.compile(r"\b(?:" + "|".join(parts) + ")", re.IGNORECASE) if parts else None
-
-    def first(self, text: str) -> int | None:
-        limit = min(len(text), SNIPPET_SCAN_CHARS)
-        fast = self.fast.search(text, 0, limit) if self.fast is not None else None
-        end = fast.start() if fast is not None else limit
-        for match in _non_ascii_words(text, end):
-            if self._folded_hit(match.group()):
-                return match.start()
-        return end if fast is not None else None
-
-    def spans(self, text: str) -> list[tuple[int, int]]:
-        found = [m.span() for m in self.fast.finditer(text)] if self.fast is not None else []
-        found += [m.span() for m in _non_ascii_words(text, len(text)) if self._folded_hit(m.group())]
-        return sorted(found)
-
-    def _folded_hit(self, token: str) -> bool:
-        key = _fold_token(token)
-        return key in self.exact or (bool(self.prefixes) and key.startswith(self.prefixes))
-
-
-def _non_ascii_words(text: str, end: int) -> Iterator[re.Match]:
-    """The words (\\w+) of text[:end] that hold a non-ASCII letter: the only ones lower() does not fold."""
-    at = 0
-    for letter in _NON_ASCII_LETTER.finditer(text, 0, end):
-        if letter.start() < at:
-            continue
-        begin = letter.start()
-        while begin > 0 and (text[begin - 1].isalnum() or text[begin - 1] == "_"):
-            begin -= 1
-        word = _WORD.match(text, begin)
-        if word is not None:
-            at = word.end()
-            yield word
-
-
-def snippet(text: str, marker: Marker) -> str:
-    """A passage around the first match, matches in <mark>, everything else HTML-escaped."""
-    found = marker.first(text) if marker.exact or marker.prefixes else None
-    start = 0 if found is None or found < SNIPPET_LEAD else text.rfind(" ", 0, found - SNIPPET_LEAD) + 1
-    end = start + SNIPPET_CHARS
-    if end < len(text):
-        end = max(text.rfind(" ", start, end), (found or 0) + 1, start + SNIPPET_CHARS // 2)
-    passage, out, at = text[start:end], [], 0
-    for left, right in marker.spans(passage) if found is not None else ():
-        if left >= at:
-            out += [html.escape(passage[at:left]), "<mark>", html.escape(passage[left:right]), "</mark>"]
-            at = right
-    out.append(html.escape(passage[at:]))
-    return ("…" if start > 0 else "") + " ".join("".join(out).split()) + ("…" if end < len(text) else "")
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -90,4 +90,7 @@ class SearchIndex(Protocol):
 
     def clear(self) -> None: ...
 
+    def optimize(self) -> None:
+        """After a rebuild: merge the index into as few parts as it can, for the fastest searches."""
+
     def close(self) -> None: ...

@@ -91,6 +91,7 @@ def reindex(rt: Runtime, resume: bool = False, progress: Callable[[ReindexProgre
         cursor_file.write_text(cursor)
         if progress:
             progress(ReindexProgress(done, total, cursor))
+    rt.search.optimize()
     cursor_file.unlink(missing_ok=True)
     return done
 

@@ -145,6 +145,18 @@ def test_cursor_pagination_visits_every_hit_once(search_index, sort):
     assert sorted(seen) == sorted(f"p{i:02}" for i in range(23)) and len(seen) == 23
 
 
+def test_optimizing_after_a_rebuild_changes_no_result(search_index):
+    for start in range(0, 60, 20):  # several batches: several segments to merge
+        search_index.upsert([record(f"o{i:02}", f"lot {i % 3} retour", document_date=date(2024, 2, 1 + i % 28))
+                             for i in range(start, start + 20)])
+    search_index.delete(["o05", "o06"])
+    before = [(h.id, h.score) for h in search(search_index, "retour", limit=100).hits]
+    search_index.optimize()
+    after = [(h.id, h.score) for h in search(search_index, "retour", limit=100).hits]
+    assert len(before) == 58 and [i for i, _ in after] == [i for i, _ in before]
+    assert [s for _, s in after] == pytest.approx([s for _, s in before])
+
+
 def test_an_invalid_cursor_is_refused(corpus):
     with pytest.raises(InvalidInput) as error:
         corpus.search(Query(parse("facture"), cursor="not-a-cursor"))

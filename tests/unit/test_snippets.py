@@ -1,0 +1,67 @@
+"""Snippets: the query's folded words are marked in original text, whatever its case, accents and ligatures."""
+import random
+import re
+
+import pytest
+
+from search.normalize import fold
+from search.snippets import Marker, snippet
+
+
+def marked(text: str, words=(), prefixes=()) -> list[str]:
+    out = snippet(text, Marker(words, prefixes))
+    return [part.split("</mark>")[0] for part in out.split("<mark>")[1:]]
+
+
+@pytest.mark.parametrize("text, word, expected", [
+    ("Die Straße, die STRASSE und die Strassen", "strasse", ["Straße", "STRASSE"]),
+    ("ẞTRASSE", "sstrasse", ["ẞTRASSE"]),
+    ("Réception RECEPTION réçeption", "reception", ["Réception", "RECEPTION", "réçeption"]),
+    ("L'Œuvre, l'oeuvre, les œuvres", "oeuvre", ["Œuvre", "oeuvre"]),
+    ("ﬆrasse and strasse", "strasse", ["ﬆrasse", "strasse"]),
+    ("ﬁche FICHE", "fiche", ["ﬁche", "FICHE"]),
+    ("Ærø ærø", "aerø", ["Ærø", "ærø"]),
+])
+def test_every_spelling_that_folds_to_the_word_is_marked(text, word, expected):
+    assert marked(text, [word]) == expected
+
+
+def test_only_whole_tokens_and_token_starts():
+    assert marked("xdorsan dorsanx dorsan_ dorsan-1 dorsan", ["dorsan"]) == ["dorsan", "dorsan"]
+    assert marked("Facture FACT préfacture factures", prefixes=["fact"]) == ["Facture", "FACT", "factures"]
+
+
+def test_text_outside_the_covered_letters_is_folded_token_by_token():
+    assert marked("Η Αθήνα και η ΑΘΗΝΑ", ["αθηνα"]) == ["Αθήνα", "ΑΘΗΝΑ"]
+    assert marked("Ｆａｃｔｕｒｅ ｎｏ", ["facture"]) == ["Ｆａｃｔｕｒｅ"]
+
+
+def test_everything_but_the_marks_is_escaped():
+    out = snippet('<script>alert("retour")</script> retour & <b>', Marker(["retour"], []))
+    assert "<script>" not in out and "&lt;script&gt;" in out and "&amp; &lt;b&gt;" in out
+    assert out.count("<mark>retour</mark>") == 2
+
+
+def test_passage_starts_near_the_first_match():
+    text = "filler " * 100 + "Rechnung " + "tail " * 100
+    out = snippet(text, Marker(["rechnung"], []))
+    assert out.startswith("…") and out.endswith("…") and "<mark>Rechnung</mark>" in out and len(out) < 300
+
+
+def test_the_fast_paths_find_what_folding_each_token_finds():
+    """ASCII tokens are found by a regular expression and only the others folded: the same spans as folding all."""
+    rng = random.Random(7)
+    letters = "aeiousntrlcdßœæﬁéèêëàâäôöüûçñÉÈÀÖÜŒÆÇAEST"
+    for _ in range(300):
+        tokens = ["".join(rng.choice(letters) for _ in range(rng.randint(1, 6))) for _ in range(30)]
+        text = " ".join(tokens) + rng.choice(["", ".", " -x"])
+        words = {fold(rng.choice(tokens)) for _ in range(2)}
+        prefix = fold(rng.choice(tokens))[:2]
+        expected = [m.span() for m in re.finditer(r"\w+", text)
+                    if fold(m.group()) in words or fold(m.group()).startswith(prefix)]
+        assert Marker(words, [prefix]).spans(text) == expected, (text, words, prefix)
+
+
+def test_a_word_with_many_ligature_sites_is_still_marked():
+    word = "s" * 40
+    assert marked(f"x {'ß' * 20} {'S' * 40}", [word]) == ["ß" * 20, "S" * 40]
