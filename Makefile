@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.install-stamp
+BENCH_STAMP := $(VENV)/.bench-stamp
 PYTEST_ARGS ?=
 
 .PHONY: install run test services chromium bench clean
@@ -28,7 +29,12 @@ chromium:
 test: install services chromium
 	bash scripts/test.sh $(PYTEST_ARGS)
 
-bench: install services
+# The benchmarks' extras too: tantivy-py and pdfminer.six, which bench/search.py and bench/pdf_text.py compare against.
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
+	@touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP) services
 	$(BIN)/python bench/filing.py
 
 clean:
