@@ -111,6 +111,33 @@ def test_reindex_and_drift_check(cli, runtime, filed):
     assert '"total": 1' in cli("search", "facture").output
 
 
+def test_a_record_follows_the_current_version_and_keeps_its_stamp_format(client, auth, runtime, filed):
+    """Records are read with one query per batch; stamps already in an index must still compare equal."""
+    import hashlib
+    import json
+
+    from archive.models import Extraction
+    from search.indexing import _record_batches, record_for
+    document_id = filed[0]["id"]
+    response = client.post(f"/api/v1/documents/{document_id}/versions", headers=auth,
+                           data={"file": (io.BytesIO(b"second version about zebras"), "v2.txt")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 201, response.json
+    assert drain(runtime) >= 1
+    with runtime.reading() as session:
+        document = session.get(Document, document_id)
+        record = record_for(session, document)
+        extraction = session.get(Extraction, (document_id, 2))
+        old_parts = [document.doc_type, document.customer_id, document.order_id, document.title,
+                     document.document_date, document.external_reference, document.current_version,
+                     extraction.created_at]
+    assert record.text.startswith("second version about zebras") and record.filename == "v2.txt"
+    assert record.references == ("INV-2024/0042",) and record.title == "Facture 42"
+    assert record.stamp == hashlib.sha256(json.dumps(old_parts, default=str).encode()).hexdigest()[:16]
+    batched = {r.id: r for batch in _record_batches(runtime, "", 2) for r in batch}
+    assert set(batched) == {d["id"] for d in filed} and batched[document_id] == record
+
+
 def _ghost(runtime):
     from search.indexing import record_for
     with runtime.reading() as session:
