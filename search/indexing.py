@@ -27,25 +27,27 @@ BATCH = 500
 _STAMP_COLUMNS = (Document.id, Document.doc_type, Document.customer_id, Document.order_id, Document.title,
                   Document.document_date, Document.external_reference, Document.current_version, Document.held,
                   Document.restricted, Extraction.created_at.label("extracted_at"))
-_RECORD_COLUMNS = _STAMP_COLUMNS + (
+_RECORD_ONLY_COLUMNS = (
     Document.filed_at, Customer.number.label("customer_number"), Customer.name.label("customer_name"),
     Order.number.label("order_number"), DocumentVersion.original_filename, DocumentVersion.mime_type,
     Extraction.text, Extraction.fields)
 
 
-def _rows(columns: tuple, *conditions: Any, limit: int | None = None) -> Select:
+def _stamp_rows(*conditions: Any, limit: int | None = None) -> Select:
     current = (Extraction.document_id == Document.id) & (Extraction.version == Document.current_version)
-    query = select(*columns).outerjoin(Extraction, current)
-    if columns is _RECORD_COLUMNS:
-        query = (query.join(Customer, Customer.id == Document.customer_id)
-                 .outerjoin(Order, Order.id == Document.order_id)
-                 .join(DocumentVersion, (DocumentVersion.document_id == Document.id)
-                       & (DocumentVersion.number == Document.current_version)))
-    return query.where(*conditions).order_by(Document.id).limit(limit)
+    return (select(*_STAMP_COLUMNS).outerjoin(Extraction, current)
+            .where(*conditions).order_by(Document.id).limit(limit))
+
+
+def _record_rows(*conditions: Any, limit: int | None = None) -> Select:
+    version = (DocumentVersion.document_id == Document.id) & (DocumentVersion.number == Document.current_version)
+    return (_stamp_rows(*conditions, limit=limit).add_columns(*_RECORD_ONLY_COLUMNS)
+            .join(Customer, Customer.id == Document.customer_id).outerjoin(Order, Order.id == Document.order_id)
+            .join(DocumentVersion, version))
 
 
 def record_for(session: Session, document: Document) -> IndexRecord:
-    return _record(session.execute(_rows(_RECORD_COLUMNS, Document.id == document.id)).one())
+    return _record(session.execute(_record_rows(Document.id == document.id)).one())
 
 
 def _record(row: Row) -> IndexRecord:
@@ -123,7 +125,7 @@ def _record_batches(rt: Runtime, after: str, batch: int) -> Iterator[list[IndexR
     while True:
         with rt.reading() as session:
             records = [_record(row) for row in session.execute(
-                _rows(_RECORD_COLUMNS, Document.id > after, Document.status != "disposed", limit=batch))]
+                _record_rows(Document.id > after, Document.status != "disposed", limit=batch))]
         if not records:
             return
         yield records
@@ -173,7 +175,7 @@ def _database_stamps(rt: Runtime) -> Iterator[tuple[str, str]]:
     while True:
         with rt.reading() as session:
             stamps = [(row.id, stamp_for(row)) for row in session.execute(
-                _rows(_STAMP_COLUMNS, Document.id > after, Document.status != "disposed", limit=BATCH))]
+                _stamp_rows(Document.id > after, Document.status != "disposed", limit=BATCH))]
         if not stamps:
             return
         yield from stamps
