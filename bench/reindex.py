@@ -42,9 +42,9 @@ DOC_TYPES = {"order": "customer_order", "quote": "correspondence"}  # corpus typ
 
 
 def memory() -> dict[str, float]:
-    """MiB: VmRSS, RssAnon and VmHWM of this process."""
+    """MiB: VmRSS and RssAnon of this process."""
     fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
-    return {key: int(fields[key].split()[0]) / 1024 for key in ("VmRSS", "RssAnon", "VmHWM")}
+    return {key: int(fields[key].split()[0]) / 1024 for key in ("VmRSS", "RssAnon")}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -124,7 +124,7 @@ def run_child(count: int, search_url: str | None) -> dict:
         quarters = [samples[min(len(samples) - 1, max(0, round(len(samples) * q) - 1))] for q in (.25, .5, .75, 1)]
         return {"documents": done, "fill_s": fill_s, "reindex_s": seconds, "before": before,
                 "peak_rss": max(m["VmRSS"] for _, m in samples), "peak_anon": max(m["RssAnon"] for _, m in samples),
-                "anon_at": [(d, m["RssAnon"]) for d, m in quarters], "hwm": memory()["VmHWM"]}
+                "anon_at": [(d, m["RssAnon"]) for d, m in quarters]}
     finally:
         if search_url:
             rt.search.drop()
