@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from search.index import IndexRecord, Query  # noqa: E402
-from search.normalize import fold, identifier_keys, words  # noqa: E402
+from search.normalize import fold, identifier_keys  # noqa: E402
 from search.query import parse  # noqa: E402
 
 BATCH = 5000
@@ -384,7 +384,7 @@ class TantivyEngine:
         return q.boolean_query(parts)
 
     def translate(self, node: Any) -> Any:
-        from search.query import And, Filter, Identifier, Not, Or, Phrase, Term
+        from search.query import Filter, Identifier, Not, Or, Phrase, Term
         q, t, occur = self.t.Query, self.schema, self.t.Occur
         if isinstance(node, Term):
             return self._text([node.word], node.prefix)
