@@ -46,8 +46,10 @@ def _record_rows(*conditions: Any, limit: int | None = None) -> Select:
             .join(DocumentVersion, version))
 
 
-def record_for(session: Session, document: Document) -> IndexRecord:
-    return _record(session.execute(_record_rows(Document.id == document.id)).one())
+def record_for(session: Session, document_id: str) -> IndexRecord | None:
+    """The record of a document, or None when it is gone or disposed (it then leaves the index)."""
+    row = session.execute(_record_rows(Document.id == document_id, Document.status != "disposed")).one_or_none()
+    return _record(row) if row is not None else None
 
 
 def _record(row: Row) -> IndexRecord:
@@ -75,9 +77,7 @@ def stamp_for(row: Row) -> str:
 
 def index_document(rt: Runtime, document_id: str) -> None:
     with rt.reading() as session:
-        document = session.get(Document, document_id)
-        live = document is not None and document.status != "disposed"
-        record = record_for(session, document) if live else None
+        record = record_for(session, document_id)
     if record is None:
         rt.search.delete([document_id])
     else:

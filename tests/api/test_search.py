@@ -126,7 +126,7 @@ def test_a_record_follows_the_current_version_and_keeps_its_stamp_format(client,
     assert drain(runtime) >= 1
     with runtime.reading() as session:
         document = session.get(Document, document_id)
-        record = record_for(session, document)
+        record = record_for(session, document_id)
         extraction = session.get(Extraction, (document_id, 2))
         old_parts = [document.doc_type, document.customer_id, document.order_id, document.title,
                      document.document_date, document.external_reference, document.current_version,
@@ -142,7 +142,7 @@ def _ghost(runtime):
     from search.indexing import record_for
     with runtime.reading() as session:
         document = session.scalars(select(Document)).first()
-        record = record_for(session, document)
+        record = record_for(session, document.id)
     return record.__class__(**{**record.__dict__, "id": "ffffffff-ghost"})
 
 
