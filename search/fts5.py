@@ -30,8 +30,8 @@ Top-k strategy. The rowid of a document encodes its date (newest first), custome
   cheap order, recency (document date, newest first; score 0). A cursor keeps the mode of its first page.
 * hits are hydrated for the returned rows only; snippets are computed in Python from the original text.
 * a search lends its independent statements to helper threads, each with a connection reading the same snapshot
-  (search/fts5_parallel.py): the first window's rowids while the total is counted, facets while hits are ranked, the
-  older half of a window of SPLIT_AT matches or more while the searcher ranks the newer half.
+  (search/fts5_parallel.py): facets while hits are ranked, the older half of a window of SPLIT_AT matches or more
+  while the searcher ranks the newer half.
 
 Writes: every upsert/delete is one transaction (WAL, synchronous=NORMAL: durable on commit), rows inserted in rowid
 order (FTS5 flushes its pending terms whenever a rowid goes down). `bulk()` is for rebuilds only: synchronous=OFF,

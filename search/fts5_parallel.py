@@ -1,8 +1,8 @@
 """A second core for one search: independent statements of a search run on helper threads, in its snapshot.
 
 SQLite runs each statement on one thread, and Python's sqlite3 releases the interpreter lock while a statement runs,
-so a search can hand a statement (the newest matches' rowids while it counts them, half of a BM25 window while it
-ranks the other half) to a helper thread with a connection of its own.
+so a search can hand a statement (its facets while it ranks, half of a BM25 window while it ranks the other half)
+to a helper thread with a connection of its own.
 
 Both must read the same snapshot of the index. Every write transaction increments the `writes` setting
 (search.fts5); a helper begins its own read transaction and works only if it reads the value the searcher read in

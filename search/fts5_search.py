@@ -58,7 +58,7 @@ class Source:
 
 
 def search(conn: sqlite3.Connection, codes: Codes, query: Query, runner: Runner) -> Page:
-    """Side statements (the first window's rowids, facets, half of a window) go to `runner`, to run at once."""
+    """Facets and half of a large window go to `runner`, to run at once (search/fts5_parallel.py)."""
     p = plan(query.root)
     if p is None:
         return Page(0, True, [], {f: {} for f in FACETS} if query.facets else {})
@@ -66,7 +66,6 @@ def search(conn: sqlite3.Connection, codes: Codes, query: Query, runner: Runner)
     digest = hashlib.sha256(repr((query.root, query.sort, query.visible_restricted)).encode()).hexdigest()[:16]
     bound = max(0, query.exact_total_up_to)
     relevance = query.sort == "relevance" and p.scored and source.fts
-    first_window = runner.submit(_rowids, source, WINDOW) if relevance and not query.cursor else None
     facets = None
     if query.facets:
         newest = _rowids(conn, source, bound + 1)
@@ -75,7 +74,7 @@ def search(conn: sqlite3.Connection, codes: Codes, query: Query, runner: Runner)
         sql, params = source.sql("1", order="", limit=bound + 1)
         total = conn.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0]
     if relevance and _bm25_affordable(query, total, bound):
-        rows, position = _ranked(conn, runner, source, query, digest, first_window)
+        rows, position = _ranked(conn, runner, source, query, digest)
     else:
         rows, position = _ordered(conn, source, query, digest)
     cursor = encode_cursor(digest, position) if position else None
@@ -157,8 +156,8 @@ def _ordered(conn: sqlite3.Connection, source: Source, query: Query, digest: str
     return rows[:query.limit], position
 
 
-def _ranked(conn: sqlite3.Connection, runner: Runner, source: Source, query: Query, digest: str,
-            first_window: Any) -> tuple[list, dict | None]:
+def _ranked(conn: sqlite3.Connection, runner: Runner, source: Source, query: Query,
+            digest: str) -> tuple[list, dict | None]:
     """BM25 within windows of WINDOW matches, newest window first; keyset (score, rowid) inside a window."""
     if query.cursor:
         at = decode_cursor(query.cursor, digest, {"lo": int, "hi": int, "s": (int, float), "n": int})
@@ -167,8 +166,7 @@ def _ranked(conn: sqlite3.Connection, runner: Runner, source: Source, query: Que
         lo, hi, after = source.lo, None, None
     rows: list[tuple[int, float, int, int]] = []
     while True:
-        rowids = first_window.result() if first_window is not None and not rows else \
-            _rowids(conn, source, WINDOW if hi is None else None, lo, MAX_ROWID if hi is None else hi)
+        rowids = _rowids(conn, source, WINDOW if hi is None else None, lo, MAX_ROWID if hi is None else hi)
         found, hi = _window(conn, runner, source, lo, hi, rowids, after, query.limit + 1 - len(rows))
         rows += [(n, s, lo, hi) for n, s in found]
         if len(rows) > query.limit or len(rowids) < WINDOW or hi >= source.hi:
