@@ -19,7 +19,7 @@ SNIPPET_CHARS = 200
 SNIPPET_LEAD = 60
 SNIPPET_SCAN_CHARS = 200_000
 _WORD = re.compile(r"\w+", re.UNICODE)
-_NON_ASCII_LETTER = re.compile(r"[^\W\x00-\x7f]")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _fold_token = functools.lru_cache(maxsize=65536)(fold)
 
 
@@ -43,47 +43,100 @@ def _collect(node: Node | None, words: set[str], prefixes: set[str]) -> None:
 
 
 class Marker:
-    """Finds a query's words in original text: a regular expression finds ASCII tokens, and only tokens with a
-    non-ASCII letter are folded one by one (`Straße` for strasse): an ASCII token folds by lower() alone."""
+    """Finds a query's words in original text. An ASCII token folds by lower() alone, so ASCII query words are found
+    in the lowercased text (str.find), and only tokens with a non-ASCII letter are folded one by one (`Straße` for
+    strasse); of those, only the ones whose non-ASCII tail ends a query word (ß... -> `sse`, in strasse)."""
 
     def __init__(self, exact: Iterable[str], prefixes: Iterable[str]) -> None:
         self.exact, self.prefixes = frozenset(exact), tuple(sorted(prefixes))
-        parts = [re.escape(w) + r"\b" for w in sorted(self.exact) if w.isascii()] + \
-                [re.escape(p) + r"\w*" for p in self.prefixes if p.isascii()]
+        self.ascii = [(w, True) for w in sorted(self.exact) if w.isascii()] + \
+                     [(p, False) for p in self.prefixes if p.isascii()]
+        parts = [re.escape(w) + (r"\b" if whole else r"\w*") for w, whole in self.ascii]
         self.fast = re.compile(r"\b(?:" + "|".join(parts) + ")", re.IGNORECASE) if parts else None
 
     def first(self, text: str) -> int | None:
+        """Where the first token that folds to a query word starts, within SNIPPET_SCAN_CHARS."""
         limit = min(len(text), SNIPPET_SCAN_CHARS)
-        fast = self.fast.search(text, 0, limit) if self.fast is not None else None
-        end = fast.start() if fast is not None else limit
-        for match in _non_ascii_words(text, end):
-            if self._folded_hit(match.group()):
-                return match.start()
-        return end if fast is not None else None
+        found = self._first_ascii(text, limit)
+        for letter, end in _non_ascii_tails(text, limit if found is None else found):
+            if self._may_hit(text[letter:end]):
+                start = _token_start(text, letter)
+                if self._folded_hit(text[start:end]):
+                    return start
+        return found
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         found = [m.span() for m in self.fast.finditer(text)] if self.fast is not None else []
-        found += [m.span() for m in _non_ascii_words(text, len(text)) if self._folded_hit(m.group())]
+        for letter, end in _non_ascii_tails(text, len(text)):
+            start = _token_start(text, letter)
+            if self._may_hit(text[letter:end]) and self._folded_hit(text[start:end]):
+                found.append((start, end))
         return sorted(set(found))  # a token starting in ASCII may be found both ways
+
+    def _first_ascii(self, text: str, limit: int) -> int | None:
+        """The first ASCII query word as a whole token (a prefix: at a token's start), in lowercased chunks of text
+        that double in size: most texts match early."""
+        if not self.ascii:
+            return None
+        reach, at, size = max(len(w) for w, _ in self.ascii), 0, _FIRST_CHUNK
+        while at < limit:
+            window = text[at:min(limit, at + size) + reach]
+            lowered = window.lower()
+            if len(lowered) != len(window):  # lower() lengthened a letter (İ): positions would shift
+                found = self.fast.search(text, at, limit)
+                return found.start() if found is not None else None
+            starts = [i for word, whole in self.ascii
+                      if (i := _find_token(lowered, word, whole, text, at)) is not None and i < size]
+            if starts:
+                return at + min(starts)
+            at, size = at + size, min(2 * size, _LAST_CHUNK)
+        return None
+
+    def _may_hit(self, tail: str) -> bool:
+        """Could a token ending with this tail (from its first non-ASCII letter) fold to a query word?"""
+        folded = _fold_token(tail)
+        return bool(self.prefixes) or any(word.endswith(folded) for word in self.exact)
 
     def _folded_hit(self, token: str) -> bool:
         key = _fold_token(token)
         return key in self.exact or (bool(self.prefixes) and key.startswith(self.prefixes))
 
 
-def _non_ascii_words(text: str, end: int) -> Iterator[re.Match]:
-    """The words (\\w+) of text[:end] that hold a non-ASCII letter: the only ones lower() does not fold."""
+_FIRST_CHUNK, _LAST_CHUNK = 512, 16384
+
+
+def _find_token(lowered: str, word: str, whole: bool, text: str, offset: int) -> int | None:
+    """The first index of `word` in `lowered` at a token's start (and, if whole, at its end too)."""
+    i = lowered.find(word)
+    while i != -1:
+        start, end = offset + i, offset + i + len(word)
+        before = text[start - 1] if start > 0 else " "
+        after = text[end] if whole and end < len(text) else " "
+        if not _is_word_char(before) and not _is_word_char(after):
+            return i
+        i = lowered.find(word, i + 1)
+    return None
+
+
+def _is_word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+def _non_ascii_tails(text: str, end: int) -> Iterator[tuple[int, int]]:
+    """For each token of text[:end] holding a non-ASCII letter (the only ones lower() may not fold): where its first
+    non-ASCII letter is, and where the token ends."""
     at = 0
-    for letter in _NON_ASCII_LETTER.finditer(text, 0, end):
-        if letter.start() < at:
-            continue
-        begin = letter.start()
-        while begin > 0 and (text[begin - 1].isalnum() or text[begin - 1] == "_"):
-            begin -= 1
-        word = _WORD.match(text, begin)
-        if word is not None:
-            at = word.end()
-            yield word
+    for char in _NON_ASCII.finditer(text, 0, end):
+        letter = char.start()
+        if letter >= at and text[letter].isalnum():
+            at = _WORD.match(text, letter).end()
+            yield letter, at
+
+
+def _token_start(text: str, i: int) -> int:
+    while i > 0 and _is_word_char(text[i - 1]):
+        i -= 1
+    return i
 
 
 def snippet(text: str, marker: Marker) -> str:

@@ -65,3 +65,26 @@ def test_the_fast_paths_find_what_folding_each_token_finds():
 def test_a_long_word_of_ligatures_is_marked():
     word = "s" * 40
     assert marked(f"x {'ß' * 20} {'S' * 40}", [word]) == ["ß" * 20, "S" * 40]
+
+
+@pytest.mark.parametrize("with_prefix", [False, True])
+def test_the_first_match_is_the_first_token_that_folds_to_a_query_word(with_prefix):
+    """first() searches lowercased chunks for ASCII words and folds only tokens whose non-ASCII tail could end one."""
+    rng = random.Random(11)
+    letters = "aeiousntrlcdßœæﬁéèêëàâäôöüûçñÉÈÀÖÜŒÆÇAESTİK"
+    for _ in range(400):
+        tokens = ["".join(rng.choice(letters) for _ in range(rng.randint(1, 6))) for _ in range(30)]
+        text = rng.choice([" ", "-", "_ ", "’"]).join(tokens)
+        words = {fold(rng.choice(tokens)) for _ in range(2)}
+        prefixes = [fold(rng.choice(tokens))[:2]] if with_prefix else []
+        expected = next((m.start() for m in re.finditer(r"\w+", text)
+                         if fold(m.group()) in words or any(fold(m.group()).startswith(p) for p in prefixes)), None)
+        assert Marker(words, prefixes).first(text) == expected, (text, words, prefixes)
+
+
+@pytest.mark.parametrize("at", [509, 512, 1530, 1536, 3580, 9000, 40000])
+def test_words_are_found_across_the_chunks_of_a_long_text(at):
+    filler = ("lorem ipsum " * 4000)[:at - 2] + "x "
+    assert Marker(["rechnung"], []).first(filler + "xRechnung Rechnung") == at + len("xRechnung ")
+    assert Marker(["rechnung"], []).first(filler + "Rechnungx RECHNUNG") == at + len("Rechnungx ")
+    assert Marker([], ["rech"]).first(filler + "Rechnungen") == at
