@@ -473,10 +473,10 @@ def bench_fixity(args: argparse.Namespace, results: Results, work: Path, dbs: Da
                         seconds, _ = timed(lambda: hash_tree(blob_dir, command))
                     rates[i].append(stored / GB / seconds)
             sealed = " (sealed)" if encryption == "on" else ""
-            fixity = results.add(Figure(section, "run_fixity", "GB/s", rates[0], watch=watches[0], digits=3,
-                                        per=(plain / GB, "GB"),
-                                        note=f"{plain / GB:.2f} GB of content in {count} blobs"
-                                        + (", each decrypted, then hashed" if encryption == "on" else "")))
+            results.add(Figure(section, "run_fixity", "GB/s", rates[0], watch=watches[0], digits=3,
+                               per=(plain / GB, "GB"),
+                               note=f"{plain / GB:.2f} GB of content in {count} blobs"
+                               + (", each decrypted, then hashed" if encryption == "on" else "")))
             results.add(Figure(section, floors[0][0], "GB/s", rates[1], watch=watches[1], digits=3,
                                per=(stored / GB, "GB"),
                                note=f"the same {stored / GB:.2f} GB of stored files{sealed}"))

@@ -214,18 +214,19 @@ def write_corpus(path: Path, seed: int, sizes: list[int]) -> dict[str, Any]:
     """Writes the records of max(sizes) documents; returns df per word at each size and phrase samples."""
     import multiprocessing
     total, stats = max(sizes), {"df": {}, "phrases": []}
-    jobs = [(seed, start, min(BATCH, total - start)) for start in range(0, total, BATCH)]
+    bounds = sorted({*range(0, total, BATCH), *sizes})  # every size ends a batch, however small
+    jobs = [(seed, start, end - start) for start, end in zip(bounds, bounds[1:])]
     df: dict[str, int] = {}
     t0 = time.perf_counter()
     with open(path, "wb") as out, multiprocessing.get_context("fork").Pool(2) as pool:
-        for done, (blob, batch_df, phrases) in enumerate(pool.imap(_generate_batch, jobs), start=1):
+        for (_, start, count), (blob, batch_df, phrases) in zip(jobs, pool.imap(_generate_batch, jobs)):
             out.write(len(blob).to_bytes(8, "little") + blob)
             for w, c in batch_df.items():
                 df[w] = df.get(w, 0) + c
-            if done * BATCH <= min(sizes):
+            if start + count <= min(sizes):
                 stats["phrases"] += phrases
-            if done * BATCH in sizes or done == len(jobs):
-                stats["df"][done * BATCH if done * BATCH in sizes else total] = dict(df)
+            if start + count in sizes:
+                stats["df"][start + count] = dict(df)
     print(f"corpus: {total:,} documents generated in {time.perf_counter() - t0:.0f} s", flush=True)
     return stats
 
