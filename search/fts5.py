@@ -64,7 +64,7 @@ BULK_COMMIT = 50_000
 CACHE_KIB, BULK_CACHE_KIB = -65_536, -1_048_576   # page cache: 64 MiB; 1 GiB while bulk() rebuilds
 PRAGMAS = ("synchronous=NORMAL", f"cache_size={CACHE_KIB}", "mmap_size=2147418112", "temp_store=MEMORY")
 CHUNK = 500
-HELPER_THREADS = max(0, (os.cpu_count() or 1) - 1)   # search/fts5_parallel.py; none on one core
+HELPER_THREADS = min(8, (os.cpu_count() or 1) - 1)   # search/fts5_parallel.py; none on one core
 COUNT_WRITE = "UPDATE settings SET value = CAST(value AS INTEGER) + 1 WHERE key = 'writes'"
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS docs (n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, doc_type TEXT NOT NULL,
