@@ -71,7 +71,7 @@ def test_a_long_word_of_ligatures_is_marked():
 def test_the_first_match_is_the_first_token_that_folds_to_a_query_word(with_prefix):
     """first() searches lowercased chunks for ASCII words and folds only tokens whose non-ASCII tail could end one."""
     rng = random.Random(11)
-    letters = "aeiousntrlcdßœæﬁéèêëàâäôöüûçñÉÈÀÖÜŒÆÇAESTİK"
+    letters = "aeiousntrlcdßœæﬁéèêëàâäôöüûçñÉÈÀÖÜŒÆÇAESTİ\u212ak"  # İ lengthens under lower(); \u212a: Kelvin
     for _ in range(400):
         tokens = ["".join(rng.choice(letters) for _ in range(rng.randint(1, 6))) for _ in range(30)]
         text = rng.choice([" ", "-", "_ ", "’"]).join(tokens)
