@@ -29,20 +29,15 @@ Top-k strategy. The rowid of a document encodes its date (newest first), custome
   when the match set is within `exact_total_up_to`; above it (total_is_exact=False) relevance falls back to the
   cheap order, recency (document date, newest first; score 0). A cursor keeps the mode of its first page.
 * hits are hydrated for the returned rows only; snippets are computed in Python from the original text.
-* a search lends its independent statements to helper threads, each with a connection reading the same snapshot
-  (search/fts5_parallel.py): facets while hits are ranked, the older half of a window of SPLIT_AT matches or more
-  while the searcher ranks the newer half.
 
 Writes: every upsert/delete is one transaction (WAL, synchronous=NORMAL: durable on commit), rows inserted in rowid
 order (FTS5 flushes its pending terms whenever a rowid goes down). `bulk()` is for rebuilds only: synchronous=OFF,
 a 1 GiB page cache, one open transaction committed every BULK_COMMIT documents, segments merged at the end.
-Connections are per thread; a search reads one snapshot. Every write transaction counts itself in the `writes`
-setting, which is how a helper knows it reads the searcher's snapshot.
+Connections are per thread; a search reads one snapshot.
 """
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import threading
 import uuid
@@ -52,7 +47,6 @@ from pathlib import Path
 from typing import Iterator
 
 from search import fts5_search
-from search.fts5_parallel import Helpers, Inline
 from search.fts5_plan import amount_value
 from search.fts5_rowid import GROUP_SPAN, Allocator, Codes
 from search.fts5_text import fts_values
@@ -64,8 +58,6 @@ BULK_COMMIT = 50_000
 CACHE_KIB, BULK_CACHE_KIB = -65_536, -1_048_576   # page cache: 64 MiB; 1 GiB while bulk() rebuilds
 PRAGMAS = ("synchronous=NORMAL", f"cache_size={CACHE_KIB}", "mmap_size=2147418112", "temp_store=MEMORY")
 CHUNK = 500
-HELPER_THREADS = min(8, (os.cpu_count() or 1) - 1)   # search/fts5_parallel.py; none on one core
-COUNT_WRITE = "UPDATE settings SET value = CAST(value AS INTEGER) + 1 WHERE key = 'writes'"
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS docs (n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, doc_type TEXT NOT NULL,
         customer_number TEXT NOT NULL, order_number TEXT, title TEXT, document_date TEXT, filed_at TEXT NOT NULL,
@@ -93,7 +85,6 @@ class Fts5Index:
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._codes = Codes()
-        self._helpers = Helpers(self._conn, HELPER_THREADS) if HELPER_THREADS else None
         conn = self._conn()
         conn.execute("PRAGMA journal_mode=WAL")
         with self._writing() as conn:
@@ -126,7 +117,7 @@ class Fts5Index:
             conn.execute("ROLLBACK")
             self._codes.load(conn)  # codes handed out in the rolled-back transaction are gone
             raise
-        _commit(conn)
+        conn.execute("COMMIT")
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         for statement in SCHEMA:
@@ -135,7 +126,6 @@ class Fts5Index:
         if row is not None and row[0] != FORMAT:
             self._recreate(conn)  # folded differently: the index is derived data, a reindex refills it
         conn.execute("INSERT OR REPLACE INTO settings VALUES ('format', ?)", (FORMAT,))
-        conn.execute("INSERT OR IGNORE INTO settings VALUES ('writes', '0')")
 
     def _recreate(self, conn: sqlite3.Connection) -> None:
         for table in ("fts", "docs", "bodies", "codes"):
@@ -163,7 +153,7 @@ class Fts5Index:
             raise
         else:
             conn.execute("INSERT INTO fts(fts) VALUES ('optimize')")
-            _commit(conn)
+            conn.execute("COMMIT")
         finally:
             self._local.bulk = None
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -174,7 +164,7 @@ class Fts5Index:
         pending, self._local.bulk = self._local.bulk, {}
         if pending:
             self._write(conn, list(pending.values()))
-            _commit(conn)
+            conn.execute("COMMIT")
             conn.execute("BEGIN IMMEDIATE")
 
     # -- writes -------------------------------------------------------------------------------------------------
@@ -248,12 +238,11 @@ class Fts5Index:
         if getattr(self._local, "bulk", None) is not None:
             if self._local.bulk:
                 self._flush_bulk(conn)
-            return fts5_search.search(conn, self._codes, query, Inline(conn))
+            return fts5_search.search(conn, self._codes, query)
         conn.execute("BEGIN")  # one snapshot for total, facets and hits
         try:
             self._codes.sync(conn)
-            runner = self._helpers.snapshot(conn) if self._helpers is not None else Inline(conn)
-            return fts5_search.search(conn, self._codes, query, runner)
+            return fts5_search.search(conn, self._codes, query)
         finally:
             conn.execute("COMMIT")
 
@@ -268,20 +257,11 @@ class Fts5Index:
             after = rows[-1][0]
 
     def close(self) -> None:
-        helpers, self._helpers = self._helpers, None   # a search after close() runs on its own thread
-        if helpers is not None:
-            helpers.close()
         with self._lock:
             connections, self._connections = self._connections, []
         for conn in connections:
             conn.close()
         self._local = threading.local()
-
-
-def _commit(conn: sqlite3.Connection) -> None:
-    """Commits a write transaction, counted in `writes`: how a search's helpers know they read its snapshot."""
-    conn.execute(COUNT_WRITE)
-    conn.execute("COMMIT")
 
 
 def _doc_row(n: int, r: IndexRecord, body: int) -> tuple:

@@ -12,7 +12,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from search.fts5_parallel import Runner
 from search.fts5_plan import Plan, plan
 from search.fts5_rowid import (CUSTOMER_SHIFT, DAY_SHIFT, MAX_ROWID, STATUS_SHIFT, TYPE_SHIFT, Codes, day_of)
 from search.fts5_text import decode_cursor, decode_cursor_text, encode_cursor
@@ -22,7 +21,6 @@ from search.snippets import Marker, snippet
 WINDOW = 1000          # matches ranked together by BM25, newest first; see the module docstring of search/fts5.py
 FACET_SIZE = 25        # values per facet, the most frequent first
 BM25 = "bm25(fts, 5.0, 3.0, 1.0, 3.0, 0.0)"   # title, refs, body, ids, meta
-SPLIT_AT = 200         # a window of this many matches or more is ranked in two halves at once (fts5_parallel)
 HIT_COLUMNS = ("d.n, d.id, d.doc_type, d.customer_number, d.order_number, d.title, d.document_date, d.filed_at, "
                "d.amount_text, d.currency, d.status, b.text")
 
@@ -57,29 +55,25 @@ class Source:
         return text, params
 
 
-def search(conn: sqlite3.Connection, codes: Codes, query: Query, runner: Runner) -> Page:
-    """Facets and half of a large window go to `runner`, to run at once (search/fts5_parallel.py)."""
+def search(conn: sqlite3.Connection, codes: Codes, query: Query) -> Page:
     p = plan(query.root)
     if p is None:
         return Page(0, True, [], {f: {} for f in FACETS} if query.facets else {})
     source = Source(p, query.visible_restricted)
     digest = hashlib.sha256(repr((query.root, query.sort, query.visible_restricted)).encode()).hexdigest()[:16]
     bound = max(0, query.exact_total_up_to)
-    relevance = query.sort == "relevance" and p.scored and source.fts
-    facets = None
     if query.facets:
         newest = _rowids(conn, source, bound + 1)
-        total, facets = len(newest), runner.submit(_facets, codes, newest[:bound])
+        total, facets = len(newest), _facets(conn, codes, newest[:bound])
     else:
         sql, params = source.sql("1", order="", limit=bound + 1)
-        total = conn.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0]
-    if relevance and _bm25_affordable(query, total, bound):
-        rows, position = _ranked(conn, runner, source, query, digest)
+        total, facets = conn.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0], {}
+    if query.sort == "relevance" and p.scored and source.fts and _bm25_affordable(query, total, bound):
+        rows, position = _ranked(conn, source, query, digest)
     else:
         rows, position = _ordered(conn, source, query, digest)
     cursor = encode_cursor(digest, position) if position else None
-    hits = _hits(conn, rows, p)
-    return Page(min(total, bound), total <= bound, hits, facets.result() if facets else {}, cursor)
+    return Page(min(total, bound), total <= bound, _hits(conn, rows, p), facets, cursor)
 
 
 def _bm25_affordable(query: Query, total: int, bound: int) -> bool:
@@ -90,11 +84,9 @@ def _bm25_affordable(query: Query, total: int, bound: int) -> bool:
     return total <= bound
 
 
-def _rowids(conn: sqlite3.Connection, source: Source, limit: int | None, lo: int = 0,
-            hi: int = MAX_ROWID) -> list[int]:
-    """The newest `limit` matching rowids from lo to hi, in one string: a row per match through Python costs
-    ~1 µs more."""
-    sql, params = source.sql(f"{source.rowid} AS n", lo, hi, limit=limit)
+def _rowids(conn: sqlite3.Connection, source: Source, limit: int) -> list[int]:
+    """The newest `limit` matching rowids, in one string: a row per match through Python costs ~1 µs more."""
+    sql, params = source.sql(f"{source.rowid} AS n", limit=limit)
     joined = conn.execute(f"SELECT group_concat(n) FROM ({sql})", params).fetchone()[0]
     return sorted(map(int, joined.split(","))) if joined else []
 
@@ -156,8 +148,7 @@ def _ordered(conn: sqlite3.Connection, source: Source, query: Query, digest: str
     return rows[:query.limit], position
 
 
-def _ranked(conn: sqlite3.Connection, runner: Runner, source: Source, query: Query,
-            digest: str) -> tuple[list, dict | None]:
+def _ranked(conn: sqlite3.Connection, source: Source, query: Query, digest: str) -> tuple[list, dict | None]:
     """BM25 within windows of WINDOW matches, newest window first; keyset (score, rowid) inside a window."""
     if query.cursor:
         at = decode_cursor(query.cursor, digest, {"lo": int, "hi": int, "s": (int, float), "n": int})
@@ -166,10 +157,9 @@ def _ranked(conn: sqlite3.Connection, runner: Runner, source: Source, query: Que
         lo, hi, after = source.lo, None, None
     rows: list[tuple[int, float, int, int]] = []
     while True:
-        rowids = _rowids(conn, source, WINDOW if hi is None else None, lo, MAX_ROWID if hi is None else hi)
-        found, hi = _window(conn, runner, source, lo, hi, rowids, after, query.limit + 1 - len(rows))
+        found, hi, size = _window(conn, source, lo, hi, after, query.limit + 1 - len(rows))
         rows += [(n, s, lo, hi) for n, s in found]
-        if len(rows) > query.limit or len(rowids) < WINDOW or hi >= source.hi:
+        if len(rows) > query.limit or size < WINDOW or hi >= source.hi:
             break
         lo, hi, after = hi + 1, None, None
     position = None
@@ -179,31 +169,26 @@ def _ranked(conn: sqlite3.Connection, runner: Runner, source: Source, query: Que
     return [(n, -s) for n, s, _, _ in rows[:query.limit]], position
 
 
-def _window(conn: sqlite3.Connection, runner: Runner, source: Source, lo: int, hi: int | None, rowids: list[int],
-            after: tuple[float, int] | None, k: int) -> tuple[list[tuple[int, float]], int]:
-    """The best k of the window lo..hi (its matches: rowids), or of the WINDOW matches from lo when hi is None;
-    with the window's last rowid. A large window is ranked in two halves at once, the older one by the runner."""
-    if not rowids:
-        return [], hi if hi is not None else source.hi
-    top = hi if hi is not None else rowids[-1]
-    if len(rowids) < SPLIT_AT:
-        return _best(conn, source, lo, top, after, k), top
-    middle = rowids[len(rowids) // 2 - 1]
-    older = runner.submit(_best, source, middle + 1, top, after, k)
-    found = _best(conn, source, lo, middle, after, k) + older.result()
-    return sorted(found, key=lambda row: (row[1], row[0]))[:k], top
-
-
-def _best(conn: sqlite3.Connection, source: Source, lo: int, hi: int, after: tuple[float, int] | None,
-          k: int) -> list[tuple[int, float]]:
-    """The k best matches from lo to hi by BM25, after the keyset `after`. One statement: every statement
-    evaluates the MATCH again, and bm25() counts each phrase's matches (its IDF) again."""
-    inner, params = source.sql(f"fts.rowid AS n, {BM25} AS s", lo, hi, order="")
+def _window(conn: sqlite3.Connection, source: Source, lo: int, hi: int | None, after: tuple[float, int] | None,
+            k: int) -> tuple[list[tuple[int, float]], int, int]:
+    """The best k of the window lo..hi, or of the WINDOW matches from lo when hi is None; with the window's last
+    rowid and size. One statement: every statement evaluates the MATCH again."""
+    if hi is None:
+        inner, params = source.sql(f"fts.rowid AS n, {BM25} AS s", lo, limit=WINDOW)
+    else:
+        inner, params = source.sql(f"fts.rowid AS n, {BM25} AS s", lo, hi, order="")
     keyset = ""
     if after is not None:
         keyset = "WHERE s > ? OR (s = ? AND n > ?)"
         params += [after[0], after[0], after[1]]
-    return conn.execute(f"SELECT n, s FROM ({inner}) {keyset} ORDER BY s, n LIMIT {int(k)}", params).fetchall()
+    rows = conn.execute(f"WITH w AS MATERIALIZED ({inner}) SELECT (SELECT max(n) FROM w), (SELECT count(*) FROM w), "
+                        f"n, s FROM (SELECT n, s FROM w {keyset} ORDER BY s, n LIMIT {int(k)}) "
+                        f"UNION ALL SELECT (SELECT max(n) FROM w), (SELECT count(*) FROM w), NULL, NULL "
+                        f"ORDER BY 3 NULLS LAST", params).fetchall()
+    found = [(n, s) for _, _, n, s in rows if n is not None]
+    found.sort(key=lambda row: (row[1], row[0]))
+    top, size = rows[-1][0], rows[-1][1]
+    return found, (top if hi is None and top is not None else hi if hi is not None else source.hi), size
 
 
 def _hits(conn: sqlite3.Connection, rows: list[tuple[int, float]], p: Plan) -> list[Hit]:
