@@ -33,6 +33,21 @@ def get_or_create_order(session: Session, clock: Clock, actor: Actor, customer: 
     return order
 
 
+def customer_id_for(session: Session, clock: Clock, actor: Actor, number: str, name: str | None = None) -> str:
+    """get_or_create_customer for the filing path: the id only, without loading the row into the session."""
+    found = session.connection().execute(select(Customer.id).where(Customer.number == number)).scalar()
+    return found if found is not None else get_or_create_customer(session, clock, actor, number, name).id
+
+
+def order_id_for(session: Session, clock: Clock, actor: Actor, customer_id: str, number: str) -> str:
+    """get_or_create_order for the filing path: the id only, without loading the row into the session."""
+    found = session.connection().execute(
+        select(Order.id).where(Order.customer_id == customer_id, Order.number == number)).scalar()
+    if found is not None:
+        return found
+    return get_or_create_order(session, clock, actor, session.get(Customer, customer_id), number).id
+
+
 def order_subject(customer_number: str, order_number: str) -> str:
     return f"order:{customer_number}/{order_number}"
 

@@ -14,6 +14,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from archive.clock import Clock
+from archive.ids import new_id
 from archive.models import OutboxItem
 from archive.runtime import Runtime
 
@@ -21,6 +22,12 @@ LEASE = timedelta(minutes=10)
 MAX_ATTEMPTS = 8
 BACKOFF_BASE_SECONDS = 5
 BACKOFF_MAX = timedelta(hours=1)
+
+
+def outbox_row(clock: Clock, task: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """An outbox row for a Core insert, for paths that write their rows without the ORM (filing)."""
+    now = clock()
+    return {"id": new_id(), "task": task, "payload": payload, "created_at": now, "available_at": now, "attempts": 0}
 
 
 def enqueue(session: Session, clock: Clock, task: str, payload: dict[str, Any]) -> OutboxItem:

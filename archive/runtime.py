@@ -3,14 +3,17 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive.blobstore import BlobStore
 from archive.clock import Clock
+from archive.group_commit import GroupCommit
 from config.settings import Settings
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -24,6 +27,10 @@ class Runtime:
     search_factory: Callable[[], Any] = lambda: None
     tasks: Any = None  # archive.tasks.TaskQueue; told after each commit that work is waiting
     _search: Any = field(default=None, repr=False)
+    _group_commit: GroupCommit = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._group_commit = GroupCommit(self.transaction)
 
     @property
     def search(self) -> Any:
@@ -41,6 +48,11 @@ class Runtime:
         """One unit of work: commits on success, rolls back on any exception."""
         with self.sessions.begin() as session:
             yield session
+
+    def in_shared_transaction(self, work: Callable[[Session], T]) -> T:
+        """Runs `work(session)` in a transaction that concurrent callers may share (archive.group_commit): one
+        commit for them all. Returns, or raises what `work` raised, once that transaction has ended."""
+        return self._group_commit.run(work)
 
     @contextmanager
     def reading(self) -> Iterator[Session]:

@@ -135,14 +135,17 @@ def _mark(session: Session, rt: Runtime, ids: list[str]) -> None:
         enqueue(session, rt.clock, "search.index", {"document_id": document_id})
 
 
-def catch_new(session: Session, rt: Runtime, document: Document) -> None:
-    """At filing: an active customer or order hold covering the new document takes it in."""
+def catch_new(session: Session, rt: Runtime, document: Document) -> list[dict[str, Any]]:
+    """At filing: an active customer or order hold covering the new document takes it in.
+
+    Sets `document.held` and returns the `legal_hold_documents` rows for the caller to insert with the document.
+    """
     covering = select(LegalHold.id).where(LegalHold.released_at.is_(None)).where(
         ((LegalHold.scope == "customer") & (LegalHold.customer_id == document.customer_id))
         | ((LegalHold.scope == "order") & (LegalHold.order_id == document.order_id)))
-    for hold_id in session.scalars(covering).all():
-        session.add(LegalHoldDocument(hold_id=hold_id, document_id=document.id, added_at=rt.clock()))
-        document.held = True
+    hold_ids = session.connection().execute(covering).scalars().all()
+    document.held = bool(hold_ids)
+    return [{"hold_id": hold_id, "document_id": document.id, "added_at": rt.clock()} for hold_id in hold_ids]
 
 
 def refresh_saved_search_holds(rt: Runtime, actor: Actor) -> int:
