@@ -8,11 +8,14 @@ from flask import Request, g, request
 from archive.errors import InvalidInput
 from archive.hashing import Spool
 from web.context import runtime
+from web.multipart import UploadFormParser
 
 METADATA_LIMIT = 1024 * 1024
 
 
 class ArchiveRequest(Request):
+    form_data_parser_class = UploadFormParser
+
     def make_form_data_parser(self):
         parser = super().make_form_data_parser()
         parser.silent = False  # a malformed body is the client's error to hear about, not an empty form
