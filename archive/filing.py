@@ -6,7 +6,9 @@
 4. The blob is written (fsync, link, fsync the directory) before the transaction, outside the database's single
    writer slot, so concurrent filers sync their files in parallel.
 5. In one transaction: the references are checked again, then the document and version rows, relations, the audit
-   event and the outbox row are inserted. A crash before commit leaves an orphan blob only.
+   event and the outbox row are inserted. A crash before commit leaves an orphan blob only. Concurrent filers share
+   that transaction (archive.group_commit), each in a savepoint of its own, so they share the write lock and the
+   commit's sync, and one that fails rolls back alone.
 6. After commit the receipt is returned; only then may anyone be told "filed".
 """
 from __future__ import annotations
