@@ -25,15 +25,13 @@ BACKOFF_MAX = timedelta(hours=1)
 
 
 def outbox_row(clock: Clock, task: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """An outbox row for a Core insert, for paths that write their rows without the ORM (filing)."""
+    """Task arguments are IDs in JSON, never objects. As a row for Core inserts (filing writes its rows so)."""
     now = clock()
     return {"id": new_id(), "task": task, "payload": payload, "created_at": now, "available_at": now, "attempts": 0}
 
 
 def enqueue(session: Session, clock: Clock, task: str, payload: dict[str, Any]) -> OutboxItem:
-    """Task arguments are IDs in JSON, never objects."""
-    now = clock()
-    item = OutboxItem(task=task, payload=payload, created_at=now, available_at=now, attempts=0)
+    item = OutboxItem(**outbox_row(clock, task, payload))
     session.add(item)
     return item
 
