@@ -35,10 +35,11 @@ def audit_actions(runtime, subject_prefix):
 
 def test_units_that_wait_share_one_transaction_and_one_failure_stays_alone(runtime, system_actor):
     group = GroupCommit(runtime.transaction)
-    leader_may_finish = threading.Event()
+    leader_may_finish, leader_started = threading.Event(), threading.Event()
     commits = count_commits(runtime)
 
     def leader(session):
+        leader_started.set()  # its batch is taken: whoever comes now waits for the next one
         append(session, runtime.clock, system_actor, "test.unit", "unit:leader")
         leader_may_finish.wait(10)
         return "leader"
@@ -53,7 +54,7 @@ def test_units_that_wait_share_one_transaction_and_one_failure_stays_alone(runti
 
     with ThreadPoolExecutor(4) as pool:
         first = pool.submit(group.run, leader)
-        wait_until(lambda: group._leading)
+        assert leader_started.wait(10)
         rest = {name: pool.submit(group.run, follower(name)) for name in ("a", "bad", "b")}
         wait_until(lambda: len(group._waiting) == 3)  # they queue behind the leader's open transaction
         assert not any(f.done() for f in rest.values())
@@ -73,9 +74,10 @@ def test_units_that_wait_share_one_transaction_and_one_failure_stays_alone(runti
 
 def test_a_failed_commit_fails_every_unit_of_the_batch(runtime, system_actor):
     group = GroupCommit(runtime.transaction)
-    release = threading.Event()
+    release, leader_started = threading.Event(), threading.Event()
 
     def leader(session):
+        leader_started.set()
         release.wait(10)
         return "leader"
 
@@ -92,7 +94,7 @@ def test_a_failed_commit_fails_every_unit_of_the_batch(runtime, system_actor):
     try:
         with ThreadPoolExecutor(3) as pool:
             first = pool.submit(group.run, leader)
-            wait_until(lambda: group._leading)
+            assert leader_started.wait(10)
             followers = [pool.submit(group.run, follower) for _ in range(2)]
             wait_until(lambda: len(group._waiting) == 2)
             release.set()
