@@ -8,7 +8,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from archive.clock import Clock
 from archive.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
@@ -93,7 +93,7 @@ def _token_owner(session: Session, username: str | None, scopes: list[str]) -> U
 
 def authenticate_token(session: Session, clock: Clock, text: str) -> ApiToken:
     """Finds the token by its embedded id and compares the secret's hash in constant time. Writes nothing."""
-    token = session.get(ApiToken, _token_id(text))
+    token = session.get(ApiToken, _token_id(text), options=[joinedload(ApiToken.user)])  # one query, not two
     presented = _digest(text)
     stored = token.secret_hash if token else _digest("")
     if not hmac.compare_digest(presented, stored) or token is None:

@@ -158,7 +158,7 @@ def _file_new(session: Session, rt: Runtime, spool: Spool, storage_key: str, fil
                         external_reference=filing.external_reference, current_version=1, filed_at=now,
                         filed_by=actor.name, source_channel=channel, processing_status="queued", held=False,
                         status="active", restricted=False)
-    assign_at_filing(session, rt, document)
+    assign_at_filing(session, rt, document, filing.customer_number)
     hold_rows = catch_new(session, rt, document)
     version = DocumentVersion(id=new_id(), document_id=document.id, number=1, checksum=spool.checksum,
                               size=spool.size, mime_type=mime_type, original_filename=_clean_filename(filename),

@@ -38,9 +38,13 @@ class Outcome:
     rule: str
 
 
-def evaluate(session: Session, schedule: Schedule, document: Document) -> Outcome:
-    customer = document.customer or session.get(Customer, document.customer_id)
-    retention_class = schedule.class_for(document.doc_type, customer.number if customer else None)
+def evaluate(session: Session, schedule: Schedule, document: Document,
+             customer_number: str | None = None) -> Outcome:
+    """`customer_number` spares a lookup when the caller knows it (filing)."""
+    if customer_number is None:
+        customer = document.customer or session.get(Customer, document.customer_id)
+        customer_number = customer.number if customer else None
+    retention_class = schedule.class_for(document.doc_type, customer_number)
     if retention_class is None:
         return Outcome(None, None, f"no class of schedule {schedule.name} covers doc_type {document.doc_type!r}: "
                                    "kept until a class does")
@@ -79,9 +83,9 @@ def event_date(session: Session, name: str, document: Document) -> date | None:
     return max(dates, default=None)
 
 
-def assign_at_filing(session: Session, rt: Runtime, document: Document) -> None:
-    """Called by archive.filing once the document row exists, in the filing transaction."""
-    outcome = evaluate(session, schedule_of(rt), document)
+def assign_at_filing(session: Session, rt: Runtime, document: Document, customer_number: str) -> None:
+    """Called by archive.filing, in the filing transaction, before the document's row is written."""
+    outcome = evaluate(session, schedule_of(rt), document, customer_number)
     document.retain_until = outcome.retain_until
     document.retention_class = outcome.retention_class.key if outcome.retention_class else None
     document.retention_rule = outcome.rule
