@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from archive.clock import Clock, isoformat
@@ -33,16 +33,20 @@ def get_or_create_order(session: Session, clock: Clock, actor: Actor, customer: 
     return order
 
 
+# Built once: every filing runs these, and a statement built anew is keyed for the compiled cache anew.
+_CUSTOMER_ID = select(Customer.id).where(Customer.number == bindparam("number"))
+_ORDER_ID = select(Order.id).where(Order.customer_id == bindparam("customer_id"), Order.number == bindparam("number"))
+
+
 def customer_id_for(session: Session, clock: Clock, actor: Actor, number: str, name: str | None = None) -> str:
     """get_or_create_customer for the filing path: the id only, without loading the row into the session."""
-    found = session.connection().execute(select(Customer.id).where(Customer.number == number)).scalar()
+    found = session.connection().execute(_CUSTOMER_ID, {"number": number}).scalar()
     return found if found is not None else get_or_create_customer(session, clock, actor, number, name).id
 
 
 def order_id_for(session: Session, clock: Clock, actor: Actor, customer_id: str, number: str) -> str:
     """get_or_create_order for the filing path: the id only, without loading the row into the session."""
-    found = session.connection().execute(
-        select(Order.id).where(Order.customer_id == customer_id, Order.number == number)).scalar()
+    found = session.connection().execute(_ORDER_ID, {"customer_id": customer_id, "number": number}).scalar()
     if found is not None:
         return found
     return get_or_create_order(session, clock, actor, session.get(Customer, customer_id), number).id

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -40,6 +40,18 @@ RACE_RETRIES = 3
 # Per database, the document types seen to exist. Types are never removed, so a known one needs no look before the
 # blob is written; the filing transaction checks again either way.
 _KNOWN_TYPES: dict[str, set[str]] = {}
+
+# The filing transaction's statements, built once: a statement built anew is keyed for the compiled cache anew.
+_DOCUMENT_TYPE = select(DocumentType.code).where(DocumentType.code == bindparam("code"))
+_BLOB_EXISTS = select(Blob.checksum).where(Blob.checksum == bindparam("checksum"))
+_SAME_CONTENT = (select(Document.id).join(DocumentVersion, DocumentVersion.document_id == Document.id)
+                 .where(DocumentVersion.checksum == bindparam("checksum"),
+                        Document.customer_id == bindparam("customer_id"))
+                 .order_by(Document.filed_at).limit(1))
+_SAME_CONTENT_IN_ORDER = _SAME_CONTENT.where(Document.order_id == bindparam("order_id"))
+_SAME_CONTENT_WITHOUT_ORDER = _SAME_CONTENT.where(Document.order_id.is_(None))
+_INSERT_DOCUMENT, _INSERT_VERSION = insert(Document.__table__), insert(DocumentVersion.__table__)
+_INSERT_BLOB, _INSERT_OUTBOX = insert(Blob.__table__), insert(OutboxItem.__table__)
 
 
 def file_document(rt: Runtime, spool: Spool, filing: Filing, actor: Actor, filename: str | None = None,
@@ -165,8 +177,8 @@ def _file_new(session: Session, rt: Runtime, spool: Spool, storage_key: str, fil
                               created_at=now, created_by=actor.name, reason=None)
     connection = session.connection()
     _insert_blob_once(connection, spool, storage_key, now)
-    connection.execute(insert(Document.__table__), _column_values(document))
-    connection.execute(insert(DocumentVersion.__table__), _column_values(version))
+    connection.execute(_INSERT_DOCUMENT, _column_values(document))
+    connection.execute(_INSERT_VERSION, _column_values(version))
     if hold_rows:
         connection.execute(insert(LegalHoldDocument.__table__), hold_rows)
     if filing.relations:
@@ -181,14 +193,14 @@ def _file_new(session: Session, rt: Runtime, spool: Spool, storage_key: str, fil
                      "retain_until": document.retain_until.isoformat() if document.retain_until else None,
                      "retention_class": document.retention_class}))
     audit_seq = append_many(session, rt.clock, actor, entries)
-    connection.execute(insert(OutboxItem.__table__),
-                       outbox_row(rt.clock, "document.process", {"document_id": document.id, "version": 1}))
+    connection.execute(_INSERT_OUTBOX, outbox_row(rt.clock, "document.process",
+                                                  {"document_id": document.id, "version": 1}))
     return receipt_for(document, version, audit_seq)
 
 
 def _insert_blob_once(connection: Any, spool: Spool, storage_key: str, now: Any) -> None:
-    if connection.execute(select(Blob.checksum).where(Blob.checksum == spool.checksum)).first() is None:
-        connection.execute(insert(Blob.__table__), {"checksum": spool.checksum, "size": spool.size,
+    if connection.execute(_BLOB_EXISTS, {"checksum": spool.checksum}).first() is None:
+        connection.execute(_INSERT_BLOB, {"checksum": spool.checksum, "size": spool.size,
                                                     "storage_key": storage_key, "created_at": now})
 
 
@@ -220,11 +232,10 @@ def _duplicate_receipt(session: Session, rt: Runtime, actor: Actor, document: Do
 
 
 def _same_content(session: Session, checksum: str, customer_id: str, order_id: str | None) -> Document | None:
-    query = (select(Document.id).join(DocumentVersion, DocumentVersion.document_id == Document.id)
-             .where(DocumentVersion.checksum == checksum, Document.customer_id == customer_id)
-             .where(Document.order_id == order_id if order_id else Document.order_id.is_(None))
-             .order_by(Document.filed_at).limit(1))
-    document_id = session.connection().execute(query).scalar()
+    query, parameters = ((_SAME_CONTENT_IN_ORDER, {"order_id": order_id}) if order_id else
+                         (_SAME_CONTENT_WITHOUT_ORDER, {}))
+    document_id = session.connection().execute(query, {"checksum": checksum, "customer_id": customer_id,
+                                                       **parameters}).scalar()
     return None if document_id is None else session.get(Document, document_id)
 
 
@@ -253,7 +264,7 @@ def _document_taking_versions(session: Session, document_id: str, lock: bool) ->
 
 
 def require_document_type(session: Session, doc_type: str) -> None:
-    if session.connection().execute(select(DocumentType.code).where(DocumentType.code == doc_type)).first() is None:
+    if session.connection().execute(_DOCUMENT_TYPE, {"code": doc_type}).first() is None:
         known = ", ".join(session.scalars(select(DocumentType.code).order_by(DocumentType.code)))
         raise invalid("doc_type", f"unknown document type {doc_type!r}; known types: {known}",
                       code="unknown_document_type")

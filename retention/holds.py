@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from sqlalchemy import exists, insert, select, update
+from sqlalchemy import bindparam, exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from archive.clock import isoformat
@@ -135,15 +135,18 @@ def _mark(session: Session, rt: Runtime, ids: list[str]) -> None:
         enqueue(session, rt.clock, "search.index", {"document_id": document_id})
 
 
+_COVERING = select(LegalHold.id).where(LegalHold.released_at.is_(None)).where(
+    ((LegalHold.scope == "customer") & (LegalHold.customer_id == bindparam("customer_id")))
+    | ((LegalHold.scope == "order") & (LegalHold.order_id == bindparam("order_id"))))
+
+
 def catch_new(session: Session, rt: Runtime, document: Document) -> list[dict[str, Any]]:
     """At filing: an active customer or order hold covering the new document takes it in.
 
     Sets `document.held` and returns the `legal_hold_documents` rows for the caller to insert with the document.
     """
-    covering = select(LegalHold.id).where(LegalHold.released_at.is_(None)).where(
-        ((LegalHold.scope == "customer") & (LegalHold.customer_id == document.customer_id))
-        | ((LegalHold.scope == "order") & (LegalHold.order_id == document.order_id)))
-    hold_ids = session.connection().execute(covering).scalars().all()
+    hold_ids = session.connection().execute(_COVERING, {"customer_id": document.customer_id,
+                                                       "order_id": document.order_id}).scalars().all()
     document.held = bool(hold_ids)
     return [{"hold_id": hold_id, "document_id": document.id, "added_at": rt.clock()} for hold_id in hold_ids]
 
