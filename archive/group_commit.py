@@ -15,6 +15,8 @@ from typing import Any, Callable, Generic, TypeVar
 
 from sqlalchemy.orm import Session
 
+from audit.log import lock_head
+
 T = TypeVar("T")
 MAX_BATCH = 64
 
@@ -89,6 +91,7 @@ class GroupCommit:
                 if len(batch) == 1:
                     batch[0].run_alone(session)
                 else:
+                    lock_head(session)  # every unit appends to the audit log: one lock for them all
                     for unit in batch:
                         unit.run_in_savepoint(session)
         except BaseException as exc:

@@ -148,16 +148,35 @@ class _Pending:
 
 
 _PENDING = "audit_pending"
+_LOCKED_HEAD = "audit_locked_head"
+
+
+def lock_head(session: Session) -> None:
+    """Locks the head in the transaction itself, outside any savepoint, for a transaction whose savepoints append
+    one after another (archive.group_commit): they then share that lock instead of each taking it anew."""
+    session.info[_LOCKED_HEAD] = (session.get_transaction(), _select_head(session))
 
 
 def _pending(session: Session) -> _Pending:
     scope = _scope(session)
     pending = session.info.get(_PENDING)
     if pending is None or pending.scope != scope:
-        head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()
-                               .execution_options(populate_existing=True)).scalar_one()
-        pending = session.info[_PENDING] = _Pending(scope, head)
+        pending = session.info[_PENDING] = _Pending(scope, _head_for(session, scope))
     return pending
+
+
+def _head_for(session: Session, scope: tuple[Any, Any]) -> AuditHead:
+    locked = session.info.get(_LOCKED_HEAD)
+    if locked is not None and locked[0] is scope[0]:
+        # Held since before this savepoint. If an earlier savepoint that moved it rolled back, the session has
+        # expired it, and its next read reloads the row.
+        return locked[1]
+    return _select_head(session)
+
+
+def _select_head(session: Session) -> AuditHead:
+    return session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()
+                           .execution_options(populate_existing=True)).scalar_one()
 
 
 def _scope(session: Session) -> tuple[Any, Any]:
