@@ -201,7 +201,7 @@ def _file_new(session: Session, rt: Runtime, spool: Spool, storage_key: str, fil
 def _insert_blob_once(connection: Any, spool: Spool, storage_key: str, now: Any) -> None:
     if connection.execute(_BLOB_EXISTS, {"checksum": spool.checksum}).first() is None:
         connection.execute(_INSERT_BLOB, {"checksum": spool.checksum, "size": spool.size,
-                                                    "storage_key": storage_key, "created_at": now})
+                                          "storage_key": storage_key, "created_at": now})
 
 
 def _column_values(instance: Any) -> dict[str, Any]:
