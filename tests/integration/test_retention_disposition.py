@@ -99,6 +99,19 @@ def test_a_held_document_survives_its_expiry(archive):
     assert len(events(archive.runtime, "hold.released")) == 1
 
 
+def test_a_customer_hold_takes_in_the_customers_documents_filed_later_and_no_others(archive):
+    before = archive.file("filed before")
+    placed = archive.call("post", "/holds", "alice", json={"scope": {"customer": "C-1042"}, "reason": "tax audit",
+                                                          "case_reference": "FISC-2025-2"}).json
+    without_order = archive.file("no order", order=None)
+    other_order = archive.file("other order", order={"number": "PO-9"})
+    other_customer = archive.file("other customer", customer={"number": "C-7"})
+    assert archive.call("get", f"/holds/{placed['id']}").json["documents"] == \
+        sorted([before["id"], without_order["id"], other_order["id"]])
+    assert archive.call("get", f"/documents/{other_order['id']}").json["retention"]["on_hold"] is True
+    assert archive.call("get", f"/documents/{other_customer['id']}").json["retention"]["on_hold"] is False
+
+
 def test_a_saved_search_hold_catches_documents_filed_while_it_is_active(archive):
     first = archive.file("Dispute 77 invoice", document_date="2024-03-01", title="dispute seventy-seven")
     archive.drain()
