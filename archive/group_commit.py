@@ -1,8 +1,9 @@
 """Group commit: concurrent filers share one transaction, one write lock and one sync.
 
 A caller hands its unit of work (a function of the session) to `GroupCommit.run` and waits for its outcome. The
-first caller to find no batch in progress leads: it takes the units waiting, runs each in a savepoint of one
-transaction, so that a unit that fails rolls back alone, and commits them together. Units that arrive meanwhile
+first caller to find no batch in progress leads: it opens a transaction and takes the database's write lock, then
+takes the units waiting by then (those that queued while it waited for the lock too), runs each in a savepoint, so
+that a unit that fails rolls back alone, and commits them together. Units that arrive meanwhile
 form the next batch, led by the first of them once this one is over. Nothing is reported before its commit.
 
 A lone unit runs in a plain transaction, with no savepoint: without concurrency this costs nothing.
@@ -69,34 +70,41 @@ class GroupCommit:
         return unit.outcome()
 
     def _lead(self) -> None:
-        with self._lock:
-            batch, self._waiting = self._waiting[:self._max_batch], self._waiting[self._max_batch:]
-        try:
-            self._commit(batch)
-        finally:
-            with self._lock:
-                if self._waiting:
-                    successor = self._waiting[0]
-                    successor.leads = True
-                    successor.woken.set()
-                else:
-                    self._leading = False
-            for unit in batch:
-                unit.finished = True
-                unit.woken.set()
-
-    def _commit(self, batch: list[_Unit[Any]]) -> None:
+        batch: list[_Unit[Any]] = []
         try:
             with self._transaction() as session:
+                # Every unit appends to the audit log: the head is locked once for them all. That waits for the
+                # database's writer (another process's batch), and units that queue meanwhile join this batch.
+                lock_head(session)
+                batch = self._take()
                 if len(batch) == 1:
                     batch[0].run_alone(session)
                 else:
-                    lock_head(session)  # every unit appends to the audit log: one lock for them all
                     for unit in batch:
                         unit.run_in_savepoint(session)
         except BaseException as exc:
+            batch = batch or self._take()
             for unit in batch:  # the transaction as a whole failed: nobody's work was committed
                 if unit.error is None:
                     unit.error, unit.result = exc, None
             if not isinstance(exc, Exception):
                 raise
+        finally:
+            self._hand_on(batch)
+
+    def _take(self) -> list[_Unit[Any]]:
+        with self._lock:
+            batch, self._waiting = self._waiting[:self._max_batch], self._waiting[self._max_batch:]
+        return batch
+
+    def _hand_on(self, batch: list[_Unit[Any]]) -> None:
+        with self._lock:
+            if self._waiting:
+                successor = self._waiting[0]
+                successor.leads = True
+                successor.woken.set()
+            else:
+                self._leading = False
+        for unit in batch:
+            unit.finished = True
+            unit.woken.set()

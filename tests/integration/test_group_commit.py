@@ -9,7 +9,7 @@ from sqlalchemy import event, func, select
 from archive.errors import InvalidInput
 from archive.group_commit import GroupCommit
 from archive.models import AuditEvent, Customer, Document, Order
-from audit.log import append
+from audit.log import append, lock_head
 from audit.verify import verify_chain
 from tests.fixtures.samples import metadata, pdf_bytes, upload
 
@@ -69,6 +69,36 @@ def test_units_that_wait_share_one_transaction_and_one_failure_stays_alone(runti
     with runtime.sessions() as session:
         subjects = session.scalars(select(AuditEvent.subject).where(AuditEvent.subject.like("unit:%"))).all()
         assert sorted(subjects) == ["unit:a", "unit:b", "unit:leader"]
+        assert verify_chain(session).ok
+
+
+def test_units_that_queue_while_the_leader_waits_for_the_write_lock_join_its_batch(runtime, system_actor):
+    group = GroupCommit(runtime.transaction)
+    holding, release = threading.Event(), threading.Event()
+
+    def other_writer():  # another writer (on SQLite, another process's batch) holds the lock for a while
+        with runtime.transaction() as session:
+            lock_head(session)
+            holding.set()
+            release.wait(10)
+
+    def unit(name):
+        def work(session):
+            append(session, runtime.clock, system_actor, "test.unit", f"unit:{name}")
+            return name
+        return work
+
+    with ThreadPoolExecutor(4) as pool:
+        writer = pool.submit(other_writer)
+        assert holding.wait(10)
+        commits = count_commits(runtime)
+        futures = [pool.submit(group.run, unit(name)) for name in ("first", "second", "third")]
+        wait_until(lambda: len(group._waiting) == 3)  # the leader waits for the lock with its own unit untaken
+        release.set()
+        writer.result(10)
+        assert [f.result(10) for f in futures] == ["first", "second", "third"]
+    assert len(commits) == 2  # the other writer's, then one for all three units
+    with runtime.sessions() as session:
         assert verify_chain(session).ok
 
 
