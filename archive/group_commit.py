@@ -3,8 +3,8 @@
 A caller hands its unit of work (a function of the session) to `GroupCommit.run` and waits for its outcome. The
 first caller to find no batch in progress leads: it opens a transaction and takes the database's write lock, then
 takes the units waiting by then (those that queued while it waited for the lock too), runs each in a savepoint, so
-that a unit that fails rolls back alone, and commits them together. Units that arrive meanwhile
-form the next batch, led by the first of them once this one is over. Nothing is reported before its commit.
+that a unit that fails rolls back alone, and commits them together. Units that arrive meanwhile form the next
+batch, led by the first of them once this one is over. Nothing is reported before its commit.
 
 A lone unit runs in a plain transaction, with no savepoint: without concurrency this costs nothing.
 """
