@@ -168,8 +168,7 @@ def _file_new(session: Session, rt: Runtime, spool: Spool, storage_key: str, fil
     document = Document(id=new_id(), doc_type=filing.doc_type, customer_id=customer_id,
                         order_id=order_id, title=filing.title, document_date=filing.document_date,
                         external_reference=filing.external_reference, current_version=1, filed_at=now,
-                        filed_by=actor.name, source_channel=channel, processing_status="queued", held=False,
-                        status="active", restricted=False)
+                        filed_by=actor.name, source_channel=channel, processing_status="queued")
     assign_at_filing(session, rt, document, filing.customer_number)
     hold_rows = catch_new(session, rt, document)
     version = DocumentVersion(id=new_id(), document_id=document.id, number=1, checksum=spool.checksum,
@@ -213,8 +212,7 @@ def _column_values(instance: Any) -> dict[str, Any]:
 
 def _store_version(session: Session, rt: Runtime, spool: Spool, storage_key: str, document: Document, number: int,
                    mime_type: str, filename: str | None, actor: Actor, reason: str | None) -> DocumentVersion:
-    if session.get(Blob, spool.checksum) is None:
-        session.add(Blob(checksum=spool.checksum, size=spool.size, storage_key=storage_key, created_at=rt.clock()))
+    _insert_blob_once(session.connection(), spool, storage_key, rt.clock())
     version = DocumentVersion(document_id=document.id, number=number, checksum=spool.checksum, size=spool.size,
                               mime_type=mime_type, original_filename=_clean_filename(filename),
                               created_at=rt.clock(), created_by=actor.name, reason=reason)
