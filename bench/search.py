@@ -473,7 +473,8 @@ def run_child(args: argparse.Namespace) -> None:
             totals[name].append(total)
         engine.close()
         print(json.dumps({"engine": args.child, "size": args.size, "docs": done, "build_s": build_s, "rss_mb": rss,
-                          "disk_mb": disk, "latencies": latencies, "totals": totals}))
+                          "disk_mb": disk, "latencies": latencies, "totals": totals,
+                          "ranking": getattr(getattr(engine, "index", None), "ranking", None)}))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -574,7 +575,8 @@ def main(argv: list[str] | None = None) -> int:
                 results.append(json.loads(done.stdout.strip().splitlines()[-1]))
                 r = results[-1]
                 print(f"{engine} {size:,}: built at {r['docs'] / r['build_s']:,.0f} docs/s, "
-                      f"{time.perf_counter() - t:.0f} s in all", flush=True)
+                      f"{time.perf_counter() - t:.0f} s in all" + (f", ranked by {r['ranking']}()" if r.get("ranking")
+                                                                     else ""), flush=True)
         print()
         print(table(results))
         print()

@@ -5,13 +5,15 @@ looks a row up:
         42 .. 29   customer code (0: see the docs table)
         28 .. 25   doc_type code (0: see the docs table)
         24 .. 22   status code (0: see the docs table)
-        21 ..  1   sequence within that group
+        21 .. 16   length code: the document's tokens, all columns (length_code)
+        15 ..  1   sequence within that group
                0   restricted
 
 Rowid order is therefore document_date descending (FTS5 iterates ascending rowids fastest); a date range is one
-rowid range; `rowid & 1 = 0` hides restricted documents; facets decode the matching rowids. Codes are handed out
-once per value (table `codes`) and never change; values beyond a field's codes, and a group whose sequence is full,
-fall back to code 0, whose documents are looked up.
+rowid range; `rowid & 1 = 0` hides restricted documents; facets decode the matching rowids; BM25 takes the length
+from the rowid (search/_fts5_rank.c), not from a row. Codes are handed out once per value (table `codes`) and never
+change; values beyond a field's codes fall back to code 0, whose documents are looked up. A full group lends its
+rowids from the nearest length codes, then from customer code 0.
 """
 from __future__ import annotations
 
@@ -19,18 +21,34 @@ import json
 import sqlite3
 import threading
 from datetime import date
+from typing import Iterator
 
-DAY_SHIFT, CUSTOMER_SHIFT, TYPE_SHIFT, STATUS_SHIFT, SEQ_SHIFT = 43, 29, 25, 22, 1
+DAY_SHIFT, CUSTOMER_SHIFT, TYPE_SHIFT, STATUS_SHIFT, LENGTH_SHIFT, SEQ_SHIFT = 43, 29, 25, 22, 16, 1
 NO_DATE = (1 << 20) - 1
 DAY_MAX = NO_DATE - 1
-GROUP_SPAN = 1 << STATUS_SHIFT     # rowids of one (day, customer, type, status) group
-SEQ_MAX = (1 << (STATUS_SHIFT - SEQ_SHIFT)) - 1
+LENGTH_MASK = 63
+GROUP_SPAN = 1 << LENGTH_SHIFT     # rowids of one (day, customer, type, status, length) group
+SEQ_MAX = (1 << (LENGTH_SHIFT - SEQ_SHIFT)) - 1
 MAX_ROWID = (1 << 63) - 1
 FIELDS = {"c": (CUSTOMER_SHIFT, (1 << 14) - 1), "t": (TYPE_SHIFT, 15), "s": (STATUS_SHIFT, 7)}
 
 
 def day_key(day: date | None) -> int:
     return NO_DATE if day is None else DAY_MAX - min(day.toordinal(), DAY_MAX)
+
+
+def length_code(tokens: int) -> int:
+    """Six bits, as Lucene's norms: 0-7 exact, then four steps per doubling (two mantissa bits, at most 25 % apart);
+    131,072 tokens and more share code 63."""
+    if tokens < 8:
+        return max(tokens, 0)
+    exponent = tokens.bit_length() - 3
+    return min(4 * exponent + (tokens >> exponent), LENGTH_MASK)
+
+
+def length_of(code: int) -> int:
+    """The smallest length of the code (search/_fts5_rank.c decodes the same way)."""
+    return code if code < 8 else ((code & 3) + 4) << ((code >> 2) - 1)
 
 
 def date_range(lo: date | None, hi: date | None) -> tuple[int, int]:
@@ -92,9 +110,11 @@ class Codes:
             found = self._values.get((kind, code))
         return found
 
-    def group(self, conn: sqlite3.Connection, day: date | None, customer: str, doc_type: str, status: str) -> int:
+    def group(self, conn: sqlite3.Connection, day: date | None, customer: str, doc_type: str, status: str,
+              tokens: int) -> int:
         return (day_key(day) << DAY_SHIFT | self.code(conn, "c", customer) << CUSTOMER_SHIFT
-                | self.code(conn, "t", doc_type) << TYPE_SHIFT | self.code(conn, "s", status) << STATUS_SHIFT)
+                | self.code(conn, "t", doc_type) << TYPE_SHIFT | self.code(conn, "s", status) << STATUS_SHIFT
+                | length_code(tokens) << LENGTH_SHIFT)
 
 
 class Allocator:
@@ -115,11 +135,20 @@ class Allocator:
             self.next.update({g: ((top - g) >> SEQ_SHIFT) + 1 if top is not None else 1 for g, top in rows})
 
     def rowid(self, group: int, restricted: bool) -> int:
-        fallback = group & ~(((1 << 14) - 1) << CUSTOMER_SHIFT)
-        for base in (group, fallback):
+        for base in _lenders(group):
             self._read({base})
             seq = self.next[base]
             if seq <= SEQ_MAX:
                 self.next[base] = seq + 1
                 return base | seq << SEQ_SHIFT | int(restricted)
         raise OverflowError("more than 2**21 documents of one date, customer, type and status")
+
+
+def _lenders(group: int) -> Iterator[int]:
+    """The group, then its neighbours by length code (a length off by a few codes only nudges the score), then the
+    same with customer code 0."""
+    code = group >> LENGTH_SHIFT & LENGTH_MASK
+    nearest = sorted(range(LENGTH_MASK + 1), key=lambda other: (abs(other - code), other))
+    for owner in dict.fromkeys((group, group & ~(((1 << 14) - 1) << CUSTOMER_SHIFT))):
+        for other in nearest:
+            yield owner & ~(LENGTH_MASK << LENGTH_SHIFT) | other << LENGTH_SHIFT

@@ -13,14 +13,17 @@ from decimal import Decimal
 from typing import Any
 
 from search.fts5_plan import Plan, plan
-from search.fts5_rowid import (CUSTOMER_SHIFT, DAY_SHIFT, MAX_ROWID, STATUS_SHIFT, TYPE_SHIFT, Codes, day_of)
+from search.fts5_rowid import (CUSTOMER_SHIFT, DAY_SHIFT, LENGTH_MASK, LENGTH_SHIFT, MAX_ROWID, STATUS_SHIFT,
+                               TYPE_SHIFT, Codes, day_of)
 from search.fts5_text import decode_cursor, decode_cursor_text, encode_cursor
 from search.index import FACETS, Hit, Page, Query
 from search.snippets import Marker, snippet
 
 WINDOW = 1000          # matches ranked together by BM25, newest first; see the module docstring of search/fts5.py
 FACET_SIZE = 25        # values per facet, the most frequent first
-BM25 = "bm25(fts, 5.0, 3.0, 1.0, 3.0, 0.0)"   # title, refs, body, ids, meta
+WEIGHTS = "5.0, 3.0, 1.0, 3.0, 0.0"   # title, refs, body, ids, meta
+SCORES = {"rank_bm25": f"rank_bm25(fts, (fts.rowid >> {LENGTH_SHIFT}) & {LENGTH_MASK}, {WEIGHTS})",
+          "bm25": f"bm25(fts, {WEIGHTS})"}
 HIT_COLUMNS = ("d.n, d.id, d.doc_type, d.customer_number, d.order_number, d.title, d.document_date, d.filed_at, "
                "d.amount_text, d.currency, d.status, b.text")
 
@@ -28,8 +31,9 @@ HIT_COLUMNS = ("d.n, d.id, d.doc_type, d.customer_number, d.order_number, d.titl
 class Source:
     """The matching set as SQL: FTS5-driven when there is a MATCH expression, else a scan of docs by rowid."""
 
-    def __init__(self, p: Plan, visible_restricted: bool) -> None:
+    def __init__(self, p: Plan, visible_restricted: bool, ranking: str) -> None:
         self.lo, self.hi, self.fts = p.lo, p.hi, p.match is not None
+        self.score = SCORES[ranking]
         self.rowid = "fts.rowid" if self.fts else "d.n"
         self.where, self.params = list(p.where), list(p.params)
         if self.fts:
@@ -55,11 +59,11 @@ class Source:
         return text, params
 
 
-def search(conn: sqlite3.Connection, codes: Codes, query: Query) -> Page:
+def search(conn: sqlite3.Connection, codes: Codes, query: Query, ranking: str) -> Page:
     p = plan(query.root)
     if p is None:
         return Page(0, True, [], {f: {} for f in FACETS} if query.facets else {})
-    source = Source(p, query.visible_restricted)
+    source = Source(p, query.visible_restricted, ranking)
     digest = hashlib.sha256(repr((query.root, query.sort, query.visible_restricted)).encode()).hexdigest()[:16]
     bound = max(0, query.exact_total_up_to)
     if query.facets:
@@ -174,9 +178,9 @@ def _window(conn: sqlite3.Connection, source: Source, lo: int, hi: int | None, a
     """The best k of the window lo..hi, or of the WINDOW matches from lo when hi is None; with the window's last
     rowid and size. One statement: every statement evaluates the MATCH again."""
     if hi is None:
-        inner, params = source.sql(f"fts.rowid AS n, {BM25} AS s", lo, limit=WINDOW)
+        inner, params = source.sql(f"fts.rowid AS n, {source.score} AS s", lo, limit=WINDOW)
     else:
-        inner, params = source.sql(f"fts.rowid AS n, {BM25} AS s", lo, hi, order="")
+        inner, params = source.sql(f"fts.rowid AS n, {source.score} AS s", lo, hi, order="")
     keyset = ""
     if after is not None:
         keyset = "WHERE s > ? OR (s = ? AND n > ?)"

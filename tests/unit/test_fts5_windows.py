@@ -7,14 +7,17 @@ from search import fts5_search
 from search.fts5 import Fts5Index
 from search.index import Query
 from search.query import parse
+from tests.conftest import missing_service
 from tests.contract.test_search_index import record
 
 MATCHES = 2 * fts5_search.WINDOW + 300   # three windows
 
 
-@pytest.fixture
-def index(tmp_path):
-    index = Fts5Index(tmp_path / "search.db")
+@pytest.fixture(params=["rank_bm25", "bm25"])
+def index(tmp_path, request):
+    index = Fts5Index(tmp_path / "search.db", native_rank=request.param == "rank_bm25")
+    if index.ranking != request.param:
+        missing_service("search._fts5_rank is not built (make install compiles it)")
     yield index
     index.close()
 

@@ -1,0 +1,161 @@
+/* rank_bm25(): FTS5's bm25() with the document length taken from an argument instead of the %_docsize table.
+ *
+ * bm25() reads every ranked row's length from %_docsize: one B-tree seek per row, about 80 % of the time it takes
+ * to rank a window of matches. The FTS5 backend keeps a 6-bit length code in each rowid (search/fts5_rowid.py), so
+ * the search passes `rank_bm25(fts, (rowid >> LENGTH_SHIFT) & 63, w1, w2, ...)` and no row is looked up.
+ *
+ * The score is bm25()'s (fts5_aux.c, k1 = 1.2, b = 0.75, IDF floor 1e-6, negated so that ORDER BY ascends), with
+ * the length decoded as search/fts5_rowid.py:length_of() does: codes 0-7 are exact, above them two mantissa bits.
+ *
+ * Python's sqlite3 module has no FTS5 API, so register() takes the sqlite3 handle out of a sqlite3.Connection. This
+ * module links the same libsqlite3 as that module; search/fts5.py falls back to bm25() when it is not built.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <string.h>
+
+/* CPython's Modules/_sqlite/connection.h: the handle is the first field of every version this builds for. */
+typedef struct {
+    PyObject_HEAD
+    sqlite3 *db;
+} SqliteConnection;
+
+typedef struct {
+    int n_phrase;
+    double avgdl;
+    double *idf;
+    double *freq;
+} RankData;
+
+static double length_of(sqlite3_int64 code) {
+    if (code < 8) return (double)code;
+    return (double)(((code & 3) + 4) << ((code >> 2) - 1));
+}
+
+static int count_hit(const Fts5ExtensionApi *api, Fts5Context *fts, void *hits) {
+    (void)api;
+    (void)fts;
+    (*(sqlite3_int64 *)hits)++;
+    return SQLITE_OK;
+}
+
+/* Once per statement, as bm25() does: the IDF of each phrase and the average document length. */
+static int rank_data(const Fts5ExtensionApi *api, Fts5Context *fts, RankData **out) {
+    RankData *data = (RankData *)api->xGetAuxdata(fts, 0);
+    if (data != 0) {
+        *out = data;
+        return SQLITE_OK;
+    }
+    int n_phrase = api->xPhraseCount(fts);
+    data = (RankData *)sqlite3_malloc64(sizeof(RankData) + sizeof(double) * 2 * (sqlite3_uint64)n_phrase);
+    if (data == 0) return SQLITE_NOMEM;
+    memset(data, 0, sizeof(RankData) + sizeof(double) * 2 * (size_t)n_phrase);
+    data->n_phrase = n_phrase;
+    data->idf = (double *)&data[1];
+    data->freq = &data->idf[n_phrase];
+    sqlite3_int64 rows = 0, tokens = 0;
+    int rc = api->xRowCount(fts, &rows);
+    if (rc == SQLITE_OK) rc = api->xColumnTotalSize(fts, -1, &tokens);
+    if (rc == SQLITE_OK) data->avgdl = rows > 0 ? (double)tokens / (double)rows : 1.0;
+    for (int i = 0; rc == SQLITE_OK && i < n_phrase; i++) {
+        sqlite3_int64 hits = 0;
+        rc = api->xQueryPhrase(fts, i, (void *)&hits, count_hit);
+        if (rc == SQLITE_OK) {
+            double idf = log((rows - hits + 0.5) / (hits + 0.5));
+            data->idf[i] = idf <= 0.0 ? 1e-6 : idf;
+        }
+    }
+    if (rc == SQLITE_OK) rc = api->xSetAuxdata(fts, data, sqlite3_free);
+    if (rc != SQLITE_OK) {
+        sqlite3_free(data);
+        return rc;
+    }
+    *out = data;
+    return SQLITE_OK;
+}
+
+static void rank_bm25(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *result, int n_arg,
+                      sqlite3_value **args) {
+    const double k1 = 1.2, b = 0.75;
+    if (n_arg < 1) {
+        sqlite3_result_error(result, "rank_bm25: the first argument is the length code", -1);
+        return;
+    }
+    RankData *data = 0;
+    int rc = rank_data(api, fts, &data);
+    int n_inst = 0;
+    if (rc == SQLITE_OK) {
+        memset(data->freq, 0, sizeof(double) * (size_t)data->n_phrase);
+        rc = api->xInstCount(fts, &n_inst);
+    }
+    for (int i = 0; rc == SQLITE_OK && i < n_inst; i++) {
+        int phrase, column, offset;
+        rc = api->xInst(fts, i, &phrase, &column, &offset);
+        if (rc == SQLITE_OK) data->freq[phrase] += n_arg > column + 1 ? sqlite3_value_double(args[column + 1]) : 1.0;
+    }
+    if (rc != SQLITE_OK) {
+        sqlite3_result_error_code(result, rc);
+        return;
+    }
+    double norm = k1 * (1 - b + b * length_of(sqlite3_value_int64(args[0]) & 63) / data->avgdl);
+    double score = 0.0;
+    for (int i = 0; i < data->n_phrase; i++) {
+        score += data->idf[i] * (data->freq[i] * (k1 + 1.0)) / (data->freq[i] + norm);
+    }
+    sqlite3_result_double(result, -1.0 * score);
+}
+
+static fts5_api *fts5_api_of(sqlite3 *db) {
+    fts5_api *api = 0;
+    sqlite3_stmt *stmt = 0;
+    if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &stmt, 0) != SQLITE_OK) return 0;
+    sqlite3_bind_pointer(stmt, 1, (void *)&api, "fts5_api_ptr", 0);
+    sqlite3_step(stmt);
+    sqlite3_finalize(stmt);
+    return api;
+}
+
+static PyObject *connection_type;
+
+static PyObject *register_rank(PyObject *module, PyObject *connection) {
+    (void)module;
+    int is_connection = PyObject_IsInstance(connection, connection_type);
+    if (is_connection < 0) return NULL;
+    if (!is_connection) {
+        PyErr_SetString(PyExc_TypeError, "register() takes a sqlite3.Connection");
+        return NULL;
+    }
+    sqlite3 *db = ((SqliteConnection *)connection)->db;
+    if (db == 0) {
+        PyErr_SetString(PyExc_ValueError, "the connection is closed");
+        return NULL;
+    }
+    fts5_api *api = fts5_api_of(db);
+    if (api == 0 || api->iVersion < 2) {
+        PyErr_SetString(PyExc_RuntimeError, "this SQLite has no FTS5 API");
+        return NULL;
+    }
+    if (api->xCreateFunction(api, "rank_bm25", 0, rank_bm25, 0) != SQLITE_OK) {
+        PyErr_SetString(PyExc_RuntimeError, "could not register rank_bm25");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"register", register_rank, METH_O, "Registers the FTS5 function rank_bm25 on a sqlite3.Connection."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "search._fts5_rank", NULL, -1, methods, NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__fts5_rank(void) {
+    PyObject *sqlite3_module = PyImport_ImportModule("sqlite3");
+    if (sqlite3_module == NULL) return NULL;
+    connection_type = PyObject_GetAttrString(sqlite3_module, "Connection");
+    Py_DECREF(sqlite3_module);
+    if (connection_type == NULL) return NULL;
+    return PyModule_Create(&module_def);
+}

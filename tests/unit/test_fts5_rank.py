@@ -1,0 +1,157 @@
+"""BM25 over the rowid's length code (search/_fts5_rank.c, search/fts5_rowid.py): the same scores as FTS5's bm25()
+wherever the code holds the exact length, the same lengths as FTS5 counts, and rowids that lend when a group is full."""
+import random
+import sqlite3
+from collections import Counter
+
+import pytest
+
+from search import fts5_rowid
+from search.fts5 import Fts5Index
+from search.fts5_rowid import LENGTH_MASK, LENGTH_SHIFT, length_code, length_of
+from search.fts5_text import MARK, token_count
+from search.index import Query
+from search.query import parse
+from tests.conftest import missing_service
+from tests.contract.test_search_index import record
+
+try:
+    from search import _fts5_rank
+except ImportError:
+    _fts5_rank = None
+
+
+@pytest.fixture
+def rank():
+    if _fts5_rank is None:
+        missing_service("search._fts5_rank is not built (make install compiles it)")
+    return _fts5_rank
+
+
+def test_length_codes_are_exact_to_seven_then_at_most_a_quarter_apart():
+    assert [length_code(n) for n in range(9)] == list(range(9))
+    assert [length_of(c) for c in range(9)] == list(range(9))
+    previous = 0
+    for n in range(1, 140_000):
+        code = length_code(n)
+        assert code >= previous and length_of(code) <= n
+        if code < LENGTH_MASK:
+            assert n < length_of(code + 1) <= 1.25 * length_of(code) + 1
+        previous = code
+    assert length_code(131_071) == length_code(10**9) == LENGTH_MASK
+
+
+def _docs_with_codable_lengths(rng):
+    """Documents whose length (both columns) is a code's exact length, with the code in the rowid."""
+    words = ["lot", "palette", "facture", "retour", "colis", "x", "y"]
+    docs = []
+    for n in range(1, 200):
+        length = length_of(rng.choice([c for c in range(1, 30)]))
+        title_length = rng.randint(0, min(length, 3))
+        title = " ".join(rng.choice(words) for _ in range(title_length))
+        body = " ".join(rng.choice(words) for _ in range(length - title_length))
+        docs.append((length_code(length) << LENGTH_SHIFT | n << 1, title, body))
+    return docs
+
+
+def test_rank_bm25_scores_as_bm25_when_the_code_is_the_exact_length(rank):
+    conn = sqlite3.connect(":memory:")
+    rank.register(conn)
+    conn.execute("CREATE VIRTUAL TABLE t USING fts5(title, body, tokenize='unicode61 remove_diacritics 2')")
+    conn.executemany("INSERT INTO t(rowid, title, body) VALUES (?, ?, ?)",
+                     _docs_with_codable_lengths(random.Random(7)))
+    for match in ("lot", "lot palette", '"facture retour"', "colis OR x", "retour NOT lot", "pal*"):
+        rows = conn.execute(f"SELECT rowid, bm25(t, 5.0, 1.0), rank_bm25(t, (rowid >> {LENGTH_SHIFT}) & "
+                            f"{LENGTH_MASK}, 5.0, 1.0), bm25(t), rank_bm25(t, (rowid >> {LENGTH_SHIFT}) & "
+                            f"{LENGTH_MASK}) FROM t WHERE t MATCH ?", [match]).fetchall()
+        assert len(rows) > 3, match
+        for _, weighted, coded_weighted, plain, coded_plain in rows:
+            assert coded_weighted == pytest.approx(weighted, rel=1e-12, abs=1e-12), match
+            assert coded_plain == pytest.approx(plain, rel=1e-12, abs=1e-12), match
+
+
+def test_rank_bm25_takes_the_length_from_its_argument(rank):
+    conn = sqlite3.connect(":memory:")
+    rank.register(conn)
+    conn.execute("CREATE VIRTUAL TABLE t USING fts5(body)")
+    conn.executemany("INSERT INTO t(rowid, body) VALUES (?, ?)", [(1, "lot a b c"), (2, "lot a b c")])
+    short, long = (s for (s,) in conn.execute("SELECT rank_bm25(t, rowid * 20) FROM t WHERE t MATCH 'lot' "
+                                              "ORDER BY rowid"))
+    assert short < long < 0  # negated, as bm25(): the shorter document (code 20) ranks first
+
+
+def test_register_refuses_what_is_not_an_open_connection(rank):
+    with pytest.raises(TypeError):
+        rank.register("search.db")
+    conn = sqlite3.connect(":memory:")
+    conn.close()
+    with pytest.raises(ValueError):
+        rank.register(conn)
+
+
+@pytest.mark.parametrize("text", [
+    "Facture n° 2024/0042 du 15.07.2024 — Straße 12, 75001 Paris",
+    "snake_case and kebab-case, e-mail: a.b@example.com; 3,5 % TVA",
+    "Ünïcödé œuvre ﬁn ½ ² Ⅻ 東京都 emoji 📦 tab\tnew\nline",
+    f"{MARK}a {MARK}t696e766f696365 {MARK}ipo20240042",
+    "",
+])
+def test_token_count_is_what_fts5_counts(text):
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE VIRTUAL TABLE t USING fts5(a, b, tokenize='unicode61 remove_diacritics 2')")
+    conn.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, instance)")
+    conn.execute("INSERT INTO t(rowid, a, b) VALUES (1, ?, ?)", (text, text.upper()))
+    (counted,) = conn.execute("SELECT count(*) FROM v").fetchone()
+    assert token_count([text, text.upper()]) == counted
+
+
+def _rowids(index):
+    return [n for (n,) in index._conn().execute("SELECT n FROM docs ORDER BY id")]
+
+
+def test_a_full_group_lends_rowids_from_the_nearest_length_codes(tmp_path, monkeypatch):
+    monkeypatch.setattr(fts5_rowid, "SEQ_MAX", 2)
+    index = Fts5Index(tmp_path / "search.db")
+    try:
+        index.upsert([record(f"d{i}", "lot palette") for i in range(6)])
+        index.upsert([record(f"e{i}", "lot palette") for i in range(3)])  # a new transaction reads what is full
+        rowids = _rowids(index)
+        home = rowids[0] >> LENGTH_SHIFT & LENGTH_MASK
+        assert Counter((n >> LENGTH_SHIFT & LENGTH_MASK) - home for n in rowids) == {0: 2, -1: 2, 1: 2, -2: 2, 2: 1}
+        assert len({n >> fts5_rowid.STATUS_SHIFT for n in rowids}) == 1 and len(set(rowids)) == 9
+        assert index.search(Query(parse("lot"), limit=20)).total == 9
+    finally:
+        index.close()
+
+
+def test_when_every_length_code_is_full_rowids_come_from_customer_code_zero(tmp_path, monkeypatch):
+    monkeypatch.setattr(fts5_rowid, "SEQ_MAX", 1)
+    index = Fts5Index(tmp_path / "search.db")
+    try:
+        index.upsert([record(f"d{i:02}", "lot palette") for i in range(LENGTH_MASK + 3)])
+        customers = Counter(n >> fts5_rowid.CUSTOMER_SHIFT & 0x3FFF for n in _rowids(index))
+        assert sorted(customers.values()) == [2, LENGTH_MASK + 1] and customers[0] == 2
+        page = index.search(Query(parse("lot"), limit=5, facets=True))
+        assert page.total == LENGTH_MASK + 3 and page.facets["customer"] == {"C-1042": LENGTH_MASK + 3}
+    finally:
+        index.close()
+
+
+def test_without_the_module_fts5_ranks_with_bm25(tmp_path):
+    index = Fts5Index(tmp_path / "search.db", native_rank=False)
+    try:
+        index.upsert([record("short", "lot"), record("long", "lot " + "filler " * 40)])
+        assert index.ranking == "bm25"
+        assert [h.id for h in index.search(Query(parse("lot"))).hits] == ["short", "long"]
+    finally:
+        index.close()
+
+
+def test_the_module_is_built_and_used(tmp_path, rank):
+    index = Fts5Index(tmp_path / "search.db")
+    try:
+        assert index.ranking == "rank_bm25"
+        index.upsert([record("short", "lot"), record("long", "lot " + "filler " * 40)])
+        assert [h.id for h in index.search(Query(parse("lot"))).hits] == ["short", "long"]
+    finally:
+        index.close()
