@@ -6,12 +6,14 @@
  *
  * The score is bm25()'s (fts5_aux.c, k1 = 1.2, b = 0.75, IDF floor 1e-6, negated so that ORDER BY ascends), with
  * the length decoded as search/fts5_rowid.py:length_of() does: codes 0-7 are exact, above them two mantissa bits.
+ * Only the IDFs that a score uses are counted (phrase_idf).
  *
  * Python's sqlite3 module has no FTS5 API, so register() takes the sqlite3 handle out of a sqlite3.Connection. This
  * module links the same libsqlite3 as that module; search/fts5.py falls back to bm25() when it is not built.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <dlfcn.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <string.h>
@@ -24,6 +26,7 @@ typedef struct {
 
 typedef struct {
     int n_phrase;
+    sqlite3_int64 rows;
     double avgdl;
     double *idf;
     double *freq;
@@ -41,7 +44,7 @@ static int count_hit(const Fts5ExtensionApi *api, Fts5Context *fts, void *hits) 
     return SQLITE_OK;
 }
 
-/* Once per statement, as bm25() does: the IDF of each phrase and the average document length. */
+/* Once per statement: the average document length; each phrase's IDF is left for phrase_idf(). */
 static int rank_data(const Fts5ExtensionApi *api, Fts5Context *fts, RankData **out) {
     RankData *data = (RankData *)api->xGetAuxdata(fts, 0);
     if (data != 0) {
@@ -55,18 +58,10 @@ static int rank_data(const Fts5ExtensionApi *api, Fts5Context *fts, RankData **o
     data->n_phrase = n_phrase;
     data->idf = (double *)&data[1];
     data->freq = &data->idf[n_phrase];
-    sqlite3_int64 rows = 0, tokens = 0;
-    int rc = api->xRowCount(fts, &rows);
+    int rc = api->xRowCount(fts, &data->rows);
+    sqlite3_int64 tokens = 0;
     if (rc == SQLITE_OK) rc = api->xColumnTotalSize(fts, -1, &tokens);
-    if (rc == SQLITE_OK) data->avgdl = rows > 0 ? (double)tokens / (double)rows : 1.0;
-    for (int i = 0; rc == SQLITE_OK && i < n_phrase; i++) {
-        sqlite3_int64 hits = 0;
-        rc = api->xQueryPhrase(fts, i, (void *)&hits, count_hit);
-        if (rc == SQLITE_OK) {
-            double idf = log((rows - hits + 0.5) / (hits + 0.5));
-            data->idf[i] = idf <= 0.0 ? 1e-6 : idf;
-        }
-    }
+    if (rc == SQLITE_OK) data->avgdl = data->rows > 0 ? (double)tokens / (double)data->rows : 1.0;
     if (rc == SQLITE_OK) rc = api->xSetAuxdata(fts, data, sqlite3_free);
     if (rc != SQLITE_OK) {
         sqlite3_free(data);
@@ -74,6 +69,20 @@ static int rank_data(const Fts5ExtensionApi *api, Fts5Context *fts, RankData **o
     }
     *out = data;
     return SQLITE_OK;
+}
+
+/* A phrase's IDF, as bm25() computes it, counted when a row first needs it. bm25() counts every phrase up front,
+ * even one that only matches a weight-0 column (the filter tokens): counting a customer's 100,000 documents to
+ * multiply by zero. */
+static int phrase_idf(const Fts5ExtensionApi *api, Fts5Context *fts, RankData *data, int phrase) {
+    if (data->idf[phrase] > 0.0) return SQLITE_OK;
+    sqlite3_int64 hits = 0;
+    int rc = api->xQueryPhrase(fts, phrase, (void *)&hits, count_hit);
+    if (rc == SQLITE_OK) {
+        double idf = log((data->rows - hits + 0.5) / (hits + 0.5));
+        data->idf[phrase] = idf <= 0.0 ? 1e-6 : idf;
+    }
+    return rc;
 }
 
 static void rank_bm25(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *result, int n_arg,
@@ -101,8 +110,14 @@ static void rank_bm25(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_con
     }
     double norm = k1 * (1 - b + b * length_of(sqlite3_value_int64(args[0]) & 63) / data->avgdl);
     double score = 0.0;
-    for (int i = 0; i < data->n_phrase; i++) {
+    for (int i = 0; rc == SQLITE_OK && i < data->n_phrase; i++) {
+        if (data->freq[i] == 0.0) continue;  /* adds 0 whatever the IDF */
+        rc = phrase_idf(api, fts, data, i);
         score += data->idf[i] * (data->freq[i] * (k1 + 1.0)) / (data->freq[i] + norm);
+    }
+    if (rc != SQLITE_OK) {
+        sqlite3_result_error_code(result, rc);
+        return;
     }
     sqlite3_result_double(result, -1.0 * score);
 }
@@ -151,7 +166,29 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "search._fts5_rank", NULL, -1, methods, NULL, NULL, NULL, NULL};
 
+/* The handle must belong to the libsqlite3 this module calls. A Python whose _sqlite3 carries its own copy of
+ * SQLite (statically linked) would hand over a handle of that copy: refuse to load, and bm25() is used. */
+static int same_sqlite_as_python(void) {
+    PyObject *module = PyImport_ImportModule("_sqlite3");
+    if (module == NULL) return 0;
+    PyObject *file = PyObject_GetAttrString(module, "__file__");
+    Py_DECREF(module);
+    if (file == NULL) return 0;
+    const char *path = PyUnicode_AsUTF8(file);
+    void *handle = path ? dlopen(path, RTLD_NOW | RTLD_NOLOAD) : NULL;
+    Py_DECREF(file);
+    if (handle == NULL) return 0;
+    void *theirs = dlsym(handle, "sqlite3_libversion");
+    dlclose(handle);
+    return theirs == (void *)sqlite3_libversion;
+}
+
 PyMODINIT_FUNC PyInit__fts5_rank(void) {
+    if (!same_sqlite_as_python()) {
+        PyErr_Clear();
+        PyErr_SetString(PyExc_ImportError, "Python's sqlite3 module does not use the libsqlite3 this module links");
+        return NULL;
+    }
     PyObject *sqlite3_module = PyImport_ImportModule("sqlite3");
     if (sqlite3_module == NULL) return NULL;
     connection_type = PyObject_GetAttrString(sqlite3_module, "Connection");

@@ -42,9 +42,10 @@ import json
 import sqlite3
 import threading
 import uuid
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import timezone
 from pathlib import Path
+from types import ModuleType
 from typing import Iterator
 
 from search import fts5_search
@@ -54,10 +55,20 @@ from search.fts5_text import fts_values, token_count
 from search.index import IndexRecord, Page, Query
 from search.normalize import fold
 
-try:
-    from search import _fts5_rank
-except ImportError:  # not built (no C compiler at install): bm25(), the same ranking, with a row lookup per hit
-    _fts5_rank = None
+
+def _native_rank() -> ModuleType | None:
+    """search._fts5_rank when it is built and works with this Python's sqlite3. Otherwise search ranks with bm25():
+    the same formula with exact lengths, read from a row per ranked match."""
+    try:
+        from search import _fts5_rank
+        with closing(sqlite3.connect(":memory:")) as probe:
+            _fts5_rank.register(probe)
+    except (ImportError, RuntimeError):
+        return None
+    return _fts5_rank
+
+
+_fts5_rank = _native_rank()
 
 FORMAT = "3:" + fold("Straße ÉŒ ﬁ İ")  # 3: rowids carry a length code
 BULK_COMMIT = 50_000

@@ -60,14 +60,14 @@ def test_rank_bm25_scores_as_bm25_when_the_code_is_the_exact_length(rank):
     conn.execute("CREATE VIRTUAL TABLE t USING fts5(title, body, tokenize='unicode61 remove_diacritics 2')")
     conn.executemany("INSERT INTO t(rowid, title, body) VALUES (?, ?, ?)",
                      _docs_with_codable_lengths(random.Random(7)))
-    for match in ("lot", "lot palette", '"facture retour"', "colis OR x", "retour NOT lot", "pal*"):
-        rows = conn.execute(f"SELECT rowid, bm25(t, 5.0, 1.0), rank_bm25(t, (rowid >> {LENGTH_SHIFT}) & "
-                            f"{LENGTH_MASK}, 5.0, 1.0), bm25(t), rank_bm25(t, (rowid >> {LENGTH_SHIFT}) & "
-                            f"{LENGTH_MASK}) FROM t WHERE t MATCH ?", [match]).fetchall()
-        assert len(rows) > 3, match
-        for _, weighted, coded_weighted, plain, coded_plain in rows:
-            assert coded_weighted == pytest.approx(weighted, rel=1e-12, abs=1e-12), match
-            assert coded_plain == pytest.approx(plain, rel=1e-12, abs=1e-12), match
+    code = f"(rowid >> {LENGTH_SHIFT}) & {LENGTH_MASK}"
+    for match in ("lot", "lot palette", '"facture retour"', "colis OR x", "retour NOT lot", "pal*", "title: lot x"):
+        for weights in ("", ", 5.0, 1.0", ", 0.0, 1.0", ", 1.0, 0.0"):  # a weight of 0: its phrases add nothing
+            rows = conn.execute(f"SELECT bm25(t{weights}), rank_bm25(t, {code}{weights}) FROM t WHERE t MATCH ?",
+                                [match]).fetchall()
+            assert len(rows) > 3, match
+            for stored, coded in rows:
+                assert coded == pytest.approx(stored, rel=1e-12, abs=1e-12), (match, weights)
 
 
 def test_rank_bm25_takes_the_length_from_its_argument(rank):
