@@ -19,7 +19,7 @@ SNIPPET_CHARS = 200
 SNIPPET_LEAD = 60
 SNIPPET_SCAN_CHARS = 200_000
 _WORD = re.compile(r"\w+", re.UNICODE)
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_NON_ASCII_LETTER = re.compile(r"[^\W\x00-\x7f]")   # the only letters lower() may not fold
 _fold_token = functools.lru_cache(maxsize=65536)(fold)
 
 
@@ -49,6 +49,7 @@ class Marker:
 
     def __init__(self, exact: Iterable[str], prefixes: Iterable[str]) -> None:
         self.exact, self.prefixes = frozenset(exact), tuple(sorted(prefixes))
+        self.endings = frozenset(word[i:] for word in self.exact for i in range(len(word) + 1))
         self.ascii = [(w, True) for w in sorted(self.exact) if w.isascii()] + \
                      [(p, False) for p in self.prefixes if p.isascii()]
         parts = [re.escape(w) + (r"\b" if whole else r"\w*") for w, whole in self.ascii]
@@ -58,20 +59,28 @@ class Marker:
         """Where the first token that folds to a query word starts, within SNIPPET_SCAN_CHARS."""
         limit = min(len(text), SNIPPET_SCAN_CHARS)
         found = self._first_ascii(text, limit)
-        for letter, end in _non_ascii_tails(text, limit if found is None else found):
-            if self._may_hit(text[letter:end]):
-                start = _token_start(text, letter)
-                if self._folded_hit(text[start:end]):
-                    return start
-        return found
+        earlier = next(self._non_ascii_hits(text, limit if found is None else found), None)
+        return earlier[0] if earlier is not None else found
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         found = [m.span() for m in self.fast.finditer(text)] if self.fast is not None else []
-        for letter, end in _non_ascii_tails(text, len(text)):
-            start = _token_start(text, letter)
-            if self._may_hit(text[letter:end]) and self._folded_hit(text[start:end]):
-                found.append((start, end))
+        found += self._non_ascii_hits(text, len(text))
         return sorted(set(found))  # a token starting in ASCII may be found both ways
+
+    def _non_ascii_hits(self, text: str, end: int) -> Iterator[tuple[int, int]]:
+        """The tokens of text[:end] holding a non-ASCII letter that fold to a query word. Only a token whose tail,
+        from its first non-ASCII letter, folds to the end of a query word (ß... -> `sse`, in strasse) is folded
+        whole; with prefixes, every such token is."""
+        token_end = 0
+        for letter in _NON_ASCII_LETTER.finditer(text, 0, end):
+            at = letter.start()
+            if at < token_end:
+                continue
+            token_end = _WORD.match(text, at).end()
+            if self.prefixes or _fold_token(text[at:token_end]) in self.endings:
+                start = _token_start(text, at)
+                if self._folded_hit(text[start:token_end]):
+                    yield start, token_end
 
     def _first_ascii(self, text: str, limit: int) -> int | None:
         """The first ASCII query word as a whole token (a prefix: at a token's start), in lowercased chunks of text
@@ -91,11 +100,6 @@ class Marker:
                 return at + min(starts)
             at, size = at + size, min(2 * size, _LAST_CHUNK)
         return None
-
-    def _may_hit(self, tail: str) -> bool:
-        """Could a token ending with this tail (from its first non-ASCII letter) fold to a query word?"""
-        folded = _fold_token(tail)
-        return bool(self.prefixes) or any(word.endswith(folded) for word in self.exact)
 
     def _folded_hit(self, token: str) -> bool:
         key = _fold_token(token)
@@ -120,17 +124,6 @@ def _find_token(lowered: str, word: str, whole: bool, text: str, offset: int) ->
 
 def _is_word_char(char: str) -> bool:
     return char.isalnum() or char == "_"
-
-
-def _non_ascii_tails(text: str, end: int) -> Iterator[tuple[int, int]]:
-    """For each token of text[:end] holding a non-ASCII letter (the only ones lower() may not fold): where its first
-    non-ASCII letter is, and where the token ends."""
-    at = 0
-    for char in _NON_ASCII.finditer(text, 0, end):
-        letter = char.start()
-        if letter >= at and text[letter].isalnum():
-            at = _WORD.match(text, letter).end()
-            yield letter, at
 
 
 def _token_start(text: str, i: int) -> int:
