@@ -20,10 +20,7 @@ term (facets on; all other classes facets off). Sort is relevance, 20 hits with 
 tantivy gets the same folded text (search.normalize.fold) in the same fields with the same weights (boost 5, 3, 1),
 the same filters (raw terms, a fast date field for ranges), hits with stored fields and a snippet, `count=True`, and
 facets through its terms aggregations (exact over the whole match set). Figures are medians/percentiles of one pass
-over the shuffled mix after one warm-up pass over a separate sample. The engines' passes are interleaved: every
-engine's child stays up after its build and warm-up, and each query goes to every engine in turn, the first engine
-changing from one query to the next, so that a drift in this machine's speed hits every engine alike. This prints
-figures and asserts nothing.
+over the shuffled mix after one warm-up pass over a separate sample. This prints figures and asserts nothing.
 """
 from __future__ import annotations
 
@@ -446,8 +443,6 @@ def peak_rss_mb() -> float:
 
 
 def run_child(args: argparse.Namespace) -> None:
-    """Builds, warms up, reports `ready` with the build's figures, then runs the queries the parent names on stdin
-    (an index into the mix, one per line) and answers each with its latency, until stdin closes."""
     work = Path(tempfile.mkdtemp(prefix=f"bench-{args.child}-", dir=args.work))
     try:
         engine = {"fts5": Fts5Engine, "tantivy": TantivyEngine}[args.child](work) if args.child != "elastic" \
@@ -469,15 +464,17 @@ def run_child(args: argparse.Namespace) -> None:
         mix = json.loads(Path(args.mix).read_text())
         for _, text, facets in mix["warmup"]:
             engine.search(text, facets)
-        print(json.dumps({"ready": True, "engine": args.child, "size": args.size, "docs": done, "build_s": build_s,
-                          "rss_mb": rss, "disk_mb": disk,
-                          "ranking": getattr(getattr(engine, "index", None), "ranking", None)}), flush=True)
-        for line in sys.stdin:
-            _, text, facets = mix["queries"][int(line)]
+        latencies: dict[str, list[float]] = {name: [] for name in CLASSES}
+        totals: dict[str, list[int]] = {name: [] for name in CLASSES}
+        for name, text, facets in mix["queries"]:
             t = time.perf_counter()
             total, _ = engine.search(text, facets)
-            print(json.dumps({"ms": (time.perf_counter() - t) * 1000, "total": total}), flush=True)
+            latencies[name].append((time.perf_counter() - t) * 1000)
+            totals[name].append(total)
         engine.close()
+        print(json.dumps({"engine": args.child, "size": args.size, "docs": done, "build_s": build_s, "rss_mb": rss,
+                          "disk_mb": disk, "latencies": latencies, "totals": totals,
+                          "ranking": getattr(getattr(engine, "index", None), "ranking", None)}))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -566,7 +563,20 @@ def main(argv: list[str] | None = None) -> int:
                                                 min(len(queries), 8 * 25))
             mix_file = work / f"mix-{size}.json"
             mix_file.write_text(json.dumps({"queries": queries, "warmup": warmup}))
-            results += run_size(args, size, corpus, mix_file, queries, work)
+            for engine in engines(args):
+                command = [sys.executable, __file__, "--child", engine, "--size", str(size), "--corpus", str(corpus),
+                           "--mix", str(mix_file), "--work", str(work)] + \
+                          (["--elastic", args.elastic] if args.elastic else [])
+                t = time.perf_counter()
+                done = subprocess.run(command, capture_output=True, text=True)
+                if done.returncode != 0:
+                    print(f"{engine} {size:,}: failed\n{done.stderr[-3000:]}", flush=True)
+                    continue
+                results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+                r = results[-1]
+                print(f"{engine} {size:,}: built at {r['docs'] / r['build_s']:,.0f} docs/s, "
+                      f"{time.perf_counter() - t:.0f} s in all" + (f", ranked by {r['ranking']}()" if r.get("ranking")
+                                                                     else ""), flush=True)
         print()
         print(table(results))
         print()
@@ -574,80 +584,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
-
-
-def run_size(args: argparse.Namespace, size: int, corpus: Path, mix_file: Path, queries: list,
-             work: Path) -> list[dict[str, Any]]:
-    """Each engine's child builds in turn; then every query goes to every engine, in an order that alternates, so
-    that the machine's drift in speed (large on a shared VM) hits every engine alike."""
-    children = []
-    try:
-        for engine in engines(args):
-            child = start_child(args, engine, size, corpus, mix_file, work)
-            if child is not None:
-                children.append(child)
-        for i in range(len(queries) if children else 0):
-            turn = i % len(children)
-            for child in children[turn:] + children[:turn]:
-                child.ask(i)
-    finally:
-        for child in children:
-            child.close()
-    return [child.result(queries) for child in children]
-
-
-class Child:
-    """One engine's child process, past its build and warm-up."""
-
-    def __init__(self, process: subprocess.Popen, ready: dict[str, Any], errors: Any) -> None:
-        self.process, self.ready, self.errors = process, ready, errors
-        self.latencies: dict[int, float] = {}
-        self.totals: dict[int, int] = {}
-
-    def ask(self, i: int) -> None:
-        self.process.stdin.write(f"{i}\n")
-        self.process.stdin.flush()
-        line = self.process.stdout.readline()
-        if not line:
-            self.errors.seek(0)
-            raise RuntimeError(f"{self.ready['engine']} stopped:\n{self.errors.read()[-3000:]}")
-        answer = json.loads(line)
-        self.latencies[i], self.totals[i] = answer["ms"], answer["total"]
-
-    def close(self) -> None:
-        if self.process.stdin and not self.process.stdin.closed:
-            self.process.stdin.close()
-        self.process.wait()
-        self.errors.close()
-
-    def result(self, queries: list) -> dict[str, Any]:
-        latencies: dict[str, list[float]] = {name: [] for name in CLASSES}
-        totals: dict[str, list[int]] = {name: [] for name in CLASSES}
-        for i, (name, _, _) in enumerate(queries):
-            latencies[name].append(self.latencies[i])
-            totals[name].append(self.totals[i])
-        return {**self.ready, "latencies": latencies, "totals": totals}
-
-
-def start_child(args: argparse.Namespace, engine: str, size: int, corpus: Path, mix_file: Path,
-                work: Path) -> Child | None:
-    command = [sys.executable, __file__, "--child", engine, "--size", str(size), "--corpus", str(corpus),
-               "--mix", str(mix_file), "--work", str(work)] + (["--elastic", args.elastic] if args.elastic else [])
-    errors = tempfile.TemporaryFile("w+")
-    t = time.perf_counter()
-    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True)
-    line = process.stdout.readline()
-    if not line:
-        process.wait()
-        errors.seek(0)
-        print(f"{engine} {size:,}: failed\n{errors.read()[-3000:]}", flush=True)
-        errors.close()
-        return None
-    ready = json.loads(line)
-    print(f"{engine} {size:,}: built at {ready['docs'] / ready['build_s']:,.0f} docs/s, "
-          f"{time.perf_counter() - t:.0f} s to build and warm up"
-          + (f", ranked by {ready['ranking']}()" if ready.get("ranking") else ""), flush=True)
-    return Child(process, ready, errors)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
