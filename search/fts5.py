@@ -21,11 +21,12 @@ Top-k strategy. The rowid of a document encodes its date (newest first), custome
   whenever the total is; above the bound they describe the newest `exact_total_up_to` matches (the caller sees
   total_is_exact=False): exact facets over 800k matches would cost 800k rowids (~0.1 s).
 * relevance is BM25 (title 5, refs 3, body 1, ids 3) over a window of the WINDOW newest matches, ranked by FTS5 in
-  one statement: rank_bm25() (search/_fts5_rank.c) scores as bm25() does, but with the length code in the rowid
-  instead of a %_docsize lookup per row, which made ranking about 4x slower; bm25() when the module is not built; when a page exhausts the window, the next older window follows, ranked the same way. A
-  query with at most WINDOW matches gets an exact BM25 ranking. The cursor is (window, last score, last rowid):
-  keyset pagination that visits every hit once, no OFFSET.
-* but bm25() first counts every match of each phrase for its IDF, once per statement, whatever the rowid range:
+  one statement; when a page exhausts the window, the next older window follows, ranked the same way. A query with
+  at most WINDOW matches gets all of them ranked. The cursor is (window, last score, last rowid): keyset
+  pagination that visits every hit once, no OFFSET. The scores come from rank_bm25() (search/_fts5_rank.c): bm25()'s
+  formula, with the length code in the rowid instead of a %_docsize lookup per ranked row, which made ranking about
+  4x slower; from bm25() itself when that module is not built.
+* but BM25 first counts every match of each scored phrase for its IDF, once per statement, whatever the rowid range:
   ~15 ms for a term in 80 % of 1M documents, ~50 ms for a phrase of two such terms. That is as cheap as the total
   when the match set is within `exact_total_up_to`; above it (total_is_exact=False) relevance falls back to the
   cheap order, recency (document date, newest first; score 0). A cursor keeps the mode of its first page.

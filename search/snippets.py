@@ -19,7 +19,7 @@ SNIPPET_CHARS = 200
 SNIPPET_LEAD = 60
 SNIPPET_SCAN_CHARS = 200_000
 _WORD = re.compile(r"\w+", re.UNICODE)
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")  # scans three times as fast as the non-ASCII letters [^\W\x00-\x7f]
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")  # scans twice as fast as the class of non-ASCII letters, [^\W\x00-\x7f]
 _fold_token = functools.lru_cache(maxsize=65536)(fold)
 
 
