@@ -49,7 +49,7 @@ def test_passage_starts_near_the_first_match():
 
 
 def test_the_fast_paths_find_what_folding_each_token_finds():
-    """ASCII tokens are found by a regular expression and only the others folded: the same spans as folding all."""
+    """ASCII tokens are found in the lowercased text and only the others folded: the same spans as folding all."""
     rng = random.Random(7)
     letters = "aeiousntrlcdßœæﬁéèêëàâäôöüûçñÉÈÀÖÜŒÆÇAESTİ\u212akſ"  # İ lengthens under lower(); \u212a: Kelvin
     for _ in range(300):
