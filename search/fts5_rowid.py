@@ -149,6 +149,6 @@ def _lenders(group: int) -> Iterator[int]:
     same with customer code 0."""
     code = group >> LENGTH_SHIFT & LENGTH_MASK
     nearest = sorted(range(LENGTH_MASK + 1), key=lambda other: (abs(other - code), other))
-    for owner in dict.fromkeys((group, group & ~(((1 << 14) - 1) << CUSTOMER_SHIFT))):
+    for owner in dict.fromkeys((group, group & ~(FIELDS["c"][1] << CUSTOMER_SHIFT))):
         for other in nearest:
             yield owner & ~(LENGTH_MASK << LENGTH_SHIFT) | other << LENGTH_SHIFT

@@ -81,7 +81,7 @@ def search(conn: sqlite3.Connection, codes: Codes, query: Query, ranking: str) -
 
 
 def _bm25_affordable(query: Query, total: int, bound: int) -> bool:
-    """bm25() first counts every match of each phrase (its IDF), once per statement: affordable up to the bound,
+    """BM25 first counts every match of each scored phrase (its IDF), once per statement: affordable up to the bound,
     where counting the total costs as much. Beyond, relevance is recency (score 0). A cursor keeps its mode."""
     if query.cursor:
         return '"lo":' in decode_cursor_text(query.cursor)
