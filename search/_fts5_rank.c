@@ -159,8 +159,59 @@ static PyObject *register_rank(PyObject *module, PyObject *connection) {
     Py_RETURN_NONE;
 }
 
+/* The tokens unicode61 finds in a text, for the length code: runs of characters that are letters or digits to
+ * Python (str.isalnum(), what the pattern [^\W_]+ matches), as search/fts5_text.py:_token_count_re() counts them. */
+#define COUNT_RUNS(type) do { \
+        const type *chars = (const type *)data; \
+        for (Py_ssize_t i = 0; i < length; i++) { \
+            Py_UCS4 ch = chars[i]; \
+            int alnum = ch < 128 ? ascii_alnum[ch] : Py_UNICODE_ISALNUM(ch); \
+            tokens += alnum & !inside; \
+            inside = alnum; \
+        } \
+    } while (0)
+
+static unsigned char ascii_alnum[128];
+
+static Py_ssize_t count_runs(PyObject *text) {
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text), tokens = 0;
+    int inside = 0;
+    switch (PyUnicode_KIND(text)) {
+    case PyUnicode_1BYTE_KIND: COUNT_RUNS(Py_UCS1); break;
+    case PyUnicode_2BYTE_KIND: COUNT_RUNS(Py_UCS2); break;
+    default: COUNT_RUNS(Py_UCS4); break;
+    }
+    return tokens;
+}
+
+static PyObject *token_count(PyObject *module, PyObject *values) {
+    (void)module;
+    PyObject *items = PySequence_Fast(values, "token_count() takes a sequence of str");
+    if (items == NULL) return NULL;
+    Py_ssize_t tokens = 0, n = PySequence_Fast_GET_SIZE(items);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *value = PySequence_Fast_GET_ITEM(items, i);
+        if (!PyUnicode_Check(value)) {
+            Py_DECREF(items);
+            PyErr_SetString(PyExc_TypeError, "token_count() takes a sequence of str");
+            return NULL;
+        }
+#if PY_VERSION_HEX < 0x030C0000
+        if (PyUnicode_READY(value) < 0) {
+            Py_DECREF(items);
+            return NULL;
+        }
+#endif
+        tokens += count_runs(value);
+    }
+    Py_DECREF(items);
+    return PyLong_FromSsize_t(tokens);
+}
+
 static PyMethodDef methods[] = {
     {"register", register_rank, METH_O, "Registers the FTS5 function rank_bm25 on a sqlite3.Connection."},
+    {"token_count", token_count, METH_O, "The tokens unicode61 counts in these texts: runs of str.isalnum()."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -194,5 +245,6 @@ PyMODINIT_FUNC PyInit__fts5_rank(void) {
     connection_type = PyObject_GetAttrString(sqlite3_module, "Connection");
     Py_DECREF(sqlite3_module);
     if (connection_type == NULL) return NULL;
+    for (int ch = 0; ch < 128; ch++) ascii_alnum[ch] = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
     return PyModule_Create(&module_def);
 }

