@@ -207,8 +207,9 @@ class Fts5Index:
                                    r.filename, r.text, r.doc_type, r.status) for r in latest}
         groups = {r.id: self._codes.group(conn, r.document_date, r.customer_number, r.doc_type, r.status,
                                           token_count(values[r.id])) | int(r.restricted) for r in latest}
+        # the top sequences are read before the old rows go: a document that keeps its rowid may hold its group's top
+        allocator = Allocator(conn, {group & ~1 for group in groups.values()})
         kept = self._unindex(conn, [r.id for r in latest], groups)
-        allocator = Allocator(conn, {groups[r.id] & ~1 for r in latest if r.id not in kept})
         rows = sorted(((kept.get(r.id) or allocator.rowid(groups[r.id] & ~1, r.restricted), r) for r in latest),
                       key=lambda row: row[0])  # FTS5 flushes its pending terms whenever a rowid goes down
         body = conn.execute("SELECT coalesce(max(b), 0) + 1 FROM bodies").fetchone()[0]  # appended: cheap

@@ -176,6 +176,13 @@ def test_upsert_replaces_delete_removes_and_stamps_list(corpus):
     assert dict(corpus.stamps()) == {"d1": "1", "d2": "2", "d4": "1", "d5": "1"}
 
 
+def test_one_upsert_can_replace_a_document_and_add_one_of_the_same_kind(search_index):
+    """The replaced document keeps its rowid on FTS5, the top one of its group: the new one must not take it."""
+    search_index.upsert([record("k1", "palette"), record("k2", "palette")])
+    search_index.upsert([record("k2", "carton", stamp="2"), record("k3", "palette")])
+    assert sorted(ids(search_index, "palette")) == ["k1", "k3"] and ids(search_index, "carton") == ["k2"]
+
+
 @pytest.mark.parametrize("q", ["*:*", '{"query": {"match_all": {}}}', "a NEAR b", "title:facture", "^facture",
                                "facture*2", "d1 OR 1=1", "NEAR(facture reception)", "'; DROP TABLE x; --"])
 def test_engine_syntax_is_plain_text(corpus, q):
