@@ -94,6 +94,7 @@ def fill_index(rt, size: int, seed: int = 7) -> None:
     with rt.search.bulk() as index:
         for start in range(0, size, 5000):
             index.upsert(corpus.records(seed, start, min(5000, size - start)))
+    rt.search.optimize()
     print(f"indexed {size:,} generated documents in {time.perf_counter() - t0:.0f} s", flush=True)
 
 

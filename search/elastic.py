@@ -10,8 +10,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import threading
+from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from elasticsearch import Elasticsearch, NotFoundError, helpers
 
@@ -44,6 +46,7 @@ class ElasticIndex:
                  analyzer: str = "standard") -> None:
         self.client = Elasticsearch(url, request_timeout=30)
         self.name, self.refresh, self.analyzer = index_name, refresh, analyzer
+        self._local = threading.local()
         self._ensure_index()
 
     def _ensure_index(self) -> None:
@@ -53,7 +56,23 @@ class ElasticIndex:
 
     def upsert(self, records: list[IndexRecord]) -> None:
         actions = ({"_index": self.name, "_id": r.id, "_source": _source(r)} for r in records)
-        helpers.bulk(self.client, actions, refresh=self.refresh)
+        committed = getattr(self._local, "committed", None)
+        helpers.bulk(self.client, actions, refresh=self.refresh if committed is None else False)
+        if committed is not None and records:
+            committed(records[-1].id)  # acknowledged writes are in the translog, which is synced per request
+
+    @contextmanager
+    def bulk(self, committed: Callable[[str], None] | None = None) -> Iterator[ElasticIndex]:
+        """For a rebuild: no refresh until the block ends, as Elasticsearch advises for bulk loads. Searches of
+        this index see no new writes meanwhile, from any client."""
+        self.client.indices.put_settings(index=self.name, settings={"index": {"refresh_interval": "-1"}})
+        self._local.committed = committed or (lambda last_id: None)
+        try:
+            yield self
+        finally:
+            self._local.committed = None
+            self.client.indices.put_settings(index=self.name, settings={"index": {"refresh_interval": None}})
+            self.client.indices.refresh(index=self.name)
 
     def delete(self, ids: list[str]) -> None:
         actions = ({"_op_type": "delete", "_index": self.name, "_id": i} for i in ids)

@@ -33,9 +33,11 @@ Top-k strategy. The rowid of a document encodes its date (newest first), custome
 * hits are hydrated for the returned rows only; snippets are computed in Python from the original text.
 
 Writes: every upsert/delete is one transaction (WAL, synchronous=NORMAL: durable on commit), rows inserted in rowid
-order (FTS5 flushes its pending terms whenever a rowid goes down). `bulk()` is for rebuilds only: synchronous=OFF,
-a 1 GiB page cache, one open transaction committed every BULK_COMMIT documents, segments merged at the end.
-Connections are per thread; a search reads one snapshot.
+order (FTS5 flushes its pending terms whenever a rowid goes down). `bulk()` is for rebuilds: the caller's thread
+folds and counts the text of each upsert (Python), a writer thread writes BULK_COMMIT documents per transaction
+(mostly SQLite, which runs without the GIL), so the two overlap on two cores, FTS5's pending terms flushed per commit
+only (hashsize). optimize() merges the segments at the end. (synchronous=OFF made bulk() no faster.) Connections are per thread; a
+search reads one snapshot.
 """
 from __future__ import annotations
 
@@ -43,11 +45,13 @@ import json
 import sqlite3
 import threading
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from datetime import timezone
+from operator import itemgetter
 from pathlib import Path
 from types import ModuleType
-from typing import Iterator
+from typing import Callable, Iterator, NamedTuple
 
 from search import fts5_search
 from search.fts5_plan import amount_value
@@ -72,8 +76,12 @@ def _native_rank() -> ModuleType | None:
 _fts5_rank = _native_rank()
 
 FORMAT = "3:" + fold("Straße ÉŒ ﬁ İ")  # 3: rowids carry a length code
-BULK_COMMIT = 50_000
-CACHE_KIB, BULK_CACHE_KIB = -65_536, -1_048_576   # page cache: 64 MiB; 1 GiB while bulk() rebuilds
+BULK_COMMIT = 20_000  # 2 batches in memory (one written, one prepared): ~400 MiB; 50,000 took ~800 for no gain
+CACHE_KIB = -65_536  # page cache: 64 MiB (a larger one made bulk() builds no faster)
+# FTS5 writes its pending terms out as a segment whenever they pass `hashsize` (default 1 MiB) and at every commit.
+# Only a transaction of thousands of documents (bulk()) reaches 1 MiB: it then writes one segment per commit instead
+# of dozens, and merges that much less (a quarter of the build time at 100k documents).
+HASH_BYTES = 1 << 28
 PRAGMAS = ("synchronous=NORMAL", f"cache_size={CACHE_KIB}", "mmap_size=2147418112", "temp_store=MEMORY")
 CHUNK = 500
 SCHEMA = (
@@ -126,11 +134,9 @@ class Fts5Index:
         return conn
 
     @contextmanager
-    def _writing(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
-        if self._local.bulk is not None:  # inside bulk(): its transaction is open already
-            yield conn
-            return
+    def _writing(self, conn: sqlite3.Connection | None = None) -> Iterator[sqlite3.Connection]:
+        """One write transaction, on this thread's connection or (bulk()'s writer thread) on the given one."""
+        conn = conn or self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
@@ -147,6 +153,8 @@ class Fts5Index:
         if row is not None and row[0] != FORMAT:
             self._recreate(conn)  # folded differently: the index is derived data, a reindex refills it
         conn.execute("INSERT OR REPLACE INTO settings VALUES ('format', ?)", (FORMAT,))
+        if conn.execute("SELECT v FROM fts_config WHERE k = 'hashsize'").fetchone() != (HASH_BYTES,):
+            conn.execute("INSERT INTO fts(fts, rank) VALUES ('hashsize', ?)", (HASH_BYTES,))
 
     def _recreate(self, conn: sqlite3.Connection) -> None:
         for table in ("fts", "docs", "bodies", "codes"):
@@ -157,71 +165,79 @@ class Fts5Index:
         self._codes.load(conn)
 
     @contextmanager
-    def bulk(self) -> Iterator[Fts5Index]:
-        """For a rebuild (reindex) only: upserts are buffered and written BULK_COMMIT at a time in rowid order (so
-        FTS5 writes few, large segments), not durable until the block ends; segments are merged at the end."""
-        conn = self._conn()
-        conn.execute("PRAGMA synchronous=OFF")
-        conn.execute(f"PRAGMA cache_size={BULK_CACHE_KIB}")
-        conn.execute("BEGIN IMMEDIATE")
-        self._local.bulk = {}
+    def bulk(self, committed: Callable[[str], None] | None = None) -> Iterator[Fts5Index]:
+        """For a rebuild: upserts in this thread are prepared at once and written BULK_COMMIT at a time, in rowid
+        order (so FTS5 writes few, large segments), by a writer thread while the next ones are prepared. After each
+        commit, `committed` is called (from the writer thread) with the id of the last record it wrote, in upsert
+        order: a rebuild in id order resumes after it. An error raised by a write is raised by a later upsert, or
+        when the block ends. Call optimize() after a rebuild."""
+        self._conn()
+        self._local.bulk = writer = _BulkWriter(committed)
         try:
             yield self
-            self._flush_bulk(conn)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            self._codes.load(conn)
-            raise
-        else:
-            conn.execute("INSERT INTO fts(fts) VALUES ('optimize')")
-            conn.execute("COMMIT")
+            self._flush_bulk()
+            writer.wait()
         finally:
+            writer.close()
             self._local.bulk = None
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute(f"PRAGMA cache_size={CACHE_KIB}")
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
-    def _flush_bulk(self, conn: sqlite3.Connection) -> None:
-        pending, self._local.bulk = self._local.bulk, {}
-        if pending:
-            self._write(conn, list(pending.values()))
-            conn.execute("COMMIT")
-            conn.execute("BEGIN IMMEDIATE")
+    def _flush_bulk(self) -> None:
+        writer = self._local.bulk
+        rows, writer.pending = list(writer.pending.values()), {}
+        if rows:
+            writer.submit(self._write_batch, self._local.conn, rows, writer.committed)
+
+    def _write_batch(self, conn: sqlite3.Connection, rows: list[_Row],
+                     committed: Callable[[str], None] | None) -> None:
+        with self._writing(conn):
+            self._write(conn, rows)
+        if committed is not None:
+            committed(rows[-1].record.id)
+
+    def _drain_bulk(self) -> None:
+        """Inside bulk(), before this thread uses the connection itself: everything upserted is written."""
+        if getattr(self._local, "bulk", None) is not None:
+            self._flush_bulk()
+            self._local.bulk.wait()
 
     # -- writes -------------------------------------------------------------------------------------------------
 
     def upsert(self, records: list[IndexRecord]) -> None:
-        if getattr(self._local, "bulk", None) is not None:
-            self._local.bulk.update((r.id, r) for r in records)
-            if len(self._local.bulk) >= BULK_COMMIT:
-                self._flush_bulk(self._local.conn)
+        writer = getattr(self._local, "bulk", None)
+        if writer is not None:
+            writer.raise_failure()
+            writer.pending.update(_prepared(records))
+            if len(writer.pending) >= BULK_COMMIT:
+                self._flush_bulk()
             return
-        latest = list({r.id: r for r in records}.values())
-        if latest:
+        if records:
             with self._writing() as conn:
-                self._write(conn, latest)
+                self._write(conn, list(_prepared(records).values()))
 
-    def _write(self, conn: sqlite3.Connection, latest: list[IndexRecord]) -> None:
+    def _write(self, conn: sqlite3.Connection, latest: list[_Row]) -> None:
         self._codes.sync(conn)
-        values = {r.id: fts_values(r.title, r.references, r.order_number, r.customer_number, r.customer_name,
-                                   r.filename, r.text, r.doc_type, r.status) for r in latest}
-        groups = {r.id: self._codes.group(conn, r.document_date, r.customer_number, r.doc_type, r.status,
-                                          token_count(values[r.id])) | int(r.restricted) for r in latest}
+        ids = [row.record.id for row in latest]
+        groups = {i: self._group(conn, row) for i, row in zip(ids, latest)}
         # the top sequences are read before the old rows go: a document that keeps its rowid may hold its group's top
         allocator = Allocator(conn, {group & ~1 for group in groups.values()})
-        kept = self._unindex(conn, [r.id for r in latest], groups)
-        rows = sorted(((kept.get(r.id) or allocator.rowid(groups[r.id] & ~1, r.restricted), r) for r in latest),
-                      key=lambda row: row[0])  # FTS5 flushes its pending terms whenever a rowid goes down
+        kept = self._unindex(conn, ids, groups)
+        rows = sorted(((kept.get(i) or allocator.rowid(groups[i] & ~1, row.record.restricted), row)
+                       for i, row in zip(ids, latest)),
+                      key=itemgetter(0))  # FTS5 flushes its pending terms whenever a rowid goes down
         body = conn.execute("SELECT coalesce(max(b), 0) + 1 FROM bodies").fetchone()[0]  # appended: cheap
-        conn.executemany("INSERT INTO bodies VALUES (?, ?, ?, ?, ?)", [
-            (body + k, json.dumps(r.references), r.customer_name, r.filename, r.text) for k, (_, r) in enumerate(rows)])
+        conn.executemany("INSERT INTO bodies VALUES (?, ?, ?, ?, ?)",
+                         [(body + k, *row.body) for k, (_, row) in enumerate(rows)])
         conn.executemany("INSERT INTO docs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         [_doc_row(n, r, body + k) for k, (n, r) in enumerate(rows)])
-        conn.executemany(FTS_INSERT, [(n, *values[r.id]) for n, r in rows])
+                         [(n, *row.doc, body + k) for k, (n, row) in enumerate(rows)])
+        conn.executemany(FTS_INSERT, [(n, *row.values) for n, row in rows])
+
+    def _group(self, conn: sqlite3.Connection, row: _Row) -> int:
+        r = row.record
+        return self._codes.group(conn, r.document_date, r.customer_number, r.doc_type, r.status,
+                                 row.tokens) | int(r.restricted)
 
     def delete(self, ids: list[str]) -> None:
-        if self._local.bulk:
-            self._flush_bulk(self._local.conn)
+        self._drain_bulk()
         if ids:
             with self._writing() as conn:
                 self._unindex(conn, list(dict.fromkeys(ids)), {})
@@ -245,10 +261,12 @@ class Fts5Index:
         return kept
 
     def clear(self) -> None:
+        self._drain_bulk()
         with self._writing() as conn:
             self._recreate(conn)
 
     def optimize(self) -> None:
+        self._drain_bulk()
         with self._writing() as conn:
             conn.execute("INSERT INTO fts(fts) VALUES ('optimize')")
         self._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -256,11 +274,8 @@ class Fts5Index:
     # -- reads --------------------------------------------------------------------------------------------------
 
     def search(self, query: Query) -> Page:
+        self._drain_bulk()
         conn = self._conn()
-        if getattr(self._local, "bulk", None) is not None:
-            if self._local.bulk:
-                self._flush_bulk(conn)
-            return fts5_search.search(conn, self._codes, query, self.ranking)
         conn.execute("BEGIN")  # one snapshot for total, facets and hits
         try:
             self._codes.sync(conn)
@@ -286,9 +301,56 @@ class Fts5Index:
         self._local = threading.local()
 
 
-def _doc_row(n: int, r: IndexRecord, body: int) -> tuple:
+class _Row(NamedTuple):
+    """A record ready to write: its FTS5 column values (fts_values), their token count (for the length code), and
+    its `docs` and `bodies` columns, but for the rowid and body number, which the write assigns."""
+    record: IndexRecord
+    values: tuple[str, str, str, str, str]
+    tokens: int
+    doc: tuple
+    body: tuple
+
+
+def _prepared(records: list[IndexRecord]) -> dict[str, _Row]:
+    """{id: row}, the last record of each id."""
+    rows = {}
+    for r in records:
+        values = fts_values(r.title, r.references, r.order_number, r.customer_number, r.customer_name, r.filename,
+                            r.text, r.doc_type, r.status)
+        rows[r.id] = _Row(r, values, token_count(values), _doc_columns(r),
+                          (json.dumps(r.references), r.customer_name, r.filename, r.text))
+    return rows
+
+
+class _BulkWriter:
+    """bulk()'s rows waiting for a batch, and the thread that writes batches: one at a time, in order."""
+
+    def __init__(self, committed: Callable[[str], None] | None) -> None:
+        self.pending: dict[str, _Row] = {}
+        self.committed = committed
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fts5-bulk")
+        self._writing: Future | None = None
+
+    def submit(self, write: Callable[..., None], *args: object) -> None:
+        self.wait()  # one batch written while the next is prepared: memory stays at two batches
+        self._writing = self._executor.submit(write, *args)
+
+    def raise_failure(self) -> None:
+        if self._writing is not None and self._writing.done():
+            self.wait()
+
+    def wait(self) -> None:
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            writing.result()
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)  # never leave a write running on the connection
+
+
+def _doc_columns(r: IndexRecord) -> tuple:
     filed_day = r.filed_at.astimezone(timezone.utc).date() if r.filed_at.tzinfo else r.filed_at.date()
-    return (n, r.id, r.doc_type, r.customer_number, r.order_number, r.title,
+    return (r.id, r.doc_type, r.customer_number, r.order_number, r.title,
             r.document_date.isoformat() if r.document_date else None, r.filed_at.isoformat(), filed_day.toordinal(),
             amount_value(r.amount), str(r.amount) if r.amount is not None else None, r.currency, r.status,
-            int(r.restricted), r.stamp, body)
+            int(r.restricted), r.stamp)

@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Iterator, Protocol
+from contextlib import AbstractContextManager
+from typing import Callable, Iterator, Protocol
 
 from search.query import Node
 
@@ -92,5 +93,11 @@ class SearchIndex(Protocol):
 
     def optimize(self) -> None:
         """After a rebuild: merge the index into as few parts as it can, for the fastest searches."""
+
+    def bulk(self, committed: Callable[[str], None] | None = None) -> AbstractContextManager[SearchIndex]:
+        """For a rebuild, by one thread: upserts may be buffered and written in large batches, and are all written
+        and searchable when the block ends (searches inside it may not see them yet). After each write that made
+        upserts durable, `committed` is called with the id of the last record it covered (in upsert order), so
+        that a rebuild in id order can resume after it."""
 
     def close(self) -> None: ...

@@ -102,23 +102,26 @@ class ReindexProgress:
 
 def reindex(rt: Runtime, resume: bool = False, progress: Callable[[ReindexProgress], None] | None = None,
             batch: int = BATCH) -> int:
-    """Rebuilds the index from the database in id order, saving a cursor after each batch so it can resume."""
+    """Rebuilds the index from the database in id order; the cursor file follows what the index has committed, so
+    an interrupted rebuild resumes after it."""
     cursor_file = Path(rt.settings.data_dir) / "reindex.cursor"
     cursor = cursor_file.read_text().strip() if resume and cursor_file.exists() else ""
     if not cursor:
         rt.search.clear()
+    indexed = Document.status != "disposed"
     with rt.reading() as session:
-        total = session.query(Document).count()
-    done = 0
-    for records in _record_batches(rt, cursor, batch):
-        rt.search.upsert(records)
-        cursor, done = records[-1].id, done + len(records)
-        cursor_file.write_text(cursor)
-        if progress:
-            progress(ReindexProgress(done, total, cursor))
+        total = session.query(Document).filter(indexed).count()
+        done = session.query(Document).filter(indexed, Document.id <= cursor).count() if cursor else 0
+    start = done
+    with rt.search.bulk(committed=cursor_file.write_text):  # the cursor moves when the index has committed
+        for records in _record_batches(rt, cursor, batch):
+            rt.search.upsert(records)
+            done += len(records)
+            if progress:
+                progress(ReindexProgress(done, total, records[-1].id))
     rt.search.optimize()
     cursor_file.unlink(missing_ok=True)
-    return done
+    return done - start
 
 
 def _record_batches(rt: Runtime, after: str, batch: int) -> Iterator[list[IndexRecord]]:

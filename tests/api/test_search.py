@@ -160,3 +160,30 @@ def test_the_in_process_worker_indexes_without_being_asked(client, auth, runtime
     finally:
         runtime.tasks.stop()
         runtime.tasks = None
+
+
+def test_an_interrupted_reindex_resumes_after_what_the_index_committed(runtime, filed, monkeypatch):
+    import search.fts5
+    from search.fts5 import Fts5Index
+    from search.indexing import check, reindex
+    monkeypatch.setattr(search.fts5, "BULK_COMMIT", 1)
+    write, writes = Fts5Index._write, []
+
+    def failing_second_batch(self, conn, rows):
+        writes.append(rows[0].record.id)
+        if len(writes) == 2:
+            raise OSError("disk full")
+        write(self, conn, rows)
+
+    monkeypatch.setattr(Fts5Index, "_write", failing_second_batch)
+    with pytest.raises(OSError):
+        reindex(runtime, batch=1)
+    cursor = runtime.settings.data_dir / "reindex.cursor"
+    first = min(doc["id"] for doc in filed)
+    assert cursor.read_text() == first == writes[0]
+    assert [i for i, _ in runtime.search.stamps()] == [first]
+    monkeypatch.setattr(Fts5Index, "_write", write)
+    seen = []
+    assert reindex(runtime, resume=True, batch=1, progress=seen.append) == 2
+    assert [(p.done, p.total) for p in seen] == [(2, 3), (3, 3)]
+    assert check(runtime).clean and not cursor.exists()

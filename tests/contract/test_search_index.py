@@ -192,3 +192,30 @@ def test_engine_syntax_is_plain_text(corpus, q):
 
 def test_a_query_of_only_punctuation_matches_nothing(corpus):
     assert corpus.search(Query(parse("*:*"))).hits == []
+
+
+@pytest.fixture
+def small_batches(monkeypatch):
+    """FTS5's bulk() commits every 3 documents, so that a handful of records spans several batches."""
+    monkeypatch.setattr("search.fts5.BULK_COMMIT", 3)
+
+
+def test_bulk_writes_every_upsert_and_reports_each_commit(search_index, small_batches):
+    committed = []
+    with search_index.bulk(committed=committed.append) as index:
+        for start in range(0, 10, 2):
+            index.upsert([record(f"b{k}", f"palette {k} lot", stamp=str(k)) for k in range(start, start + 2)])
+    assert sorted(ids(search_index, "palette", limit=20)) == sorted(f"b{k}" for k in range(10))
+    assert dict(search_index.stamps()) == {f"b{k}": str(k) for k in range(10)}
+    assert committed[-1] == "b9" and committed == sorted(committed) and len(committed) >= 3
+
+
+def test_inside_bulk_the_last_upsert_of_an_id_wins_and_deletes_apply_in_order(search_index, small_batches):
+    with search_index.bulk() as index:
+        index.upsert([record("b1", "ancien texte"), record("b2", "ancien texte"), record("b3", "ancien texte")])
+        index.upsert([record("b1", "nouveau texte", stamp="2")])
+        index.delete(["b2"])
+        index.upsert([record(f"c{k}", "carton") for k in range(4)] + [record("b3", "dernier texte", stamp="3")])
+    assert sorted(ids(search_index, "texte")) == ["b1", "b3"]
+    assert ids(search_index, "ancien") == [] and ids(search_index, "nouveau") == ["b1"]
+    assert len(ids(search_index, "carton")) == 4 and dict(search_index.stamps())["b3"] == "3"
