@@ -33,11 +33,10 @@ Top-k strategy. The rowid of a document encodes its date (newest first), custome
 * hits are hydrated for the returned rows only; snippets are computed in Python from the original text.
 
 Writes: every upsert/delete is one transaction (WAL, synchronous=NORMAL: durable on commit), rows inserted in rowid
-order (FTS5 flushes its pending terms whenever a rowid goes down). `bulk()` is for rebuilds: the caller's thread
-folds and counts the text of each upsert (Python), a writer thread writes BULK_COMMIT documents per transaction
-(mostly SQLite, which runs without the GIL), so the two overlap on two cores, FTS5's pending terms flushed per commit
-only (hashsize). optimize() merges the segments at the end. (synchronous=OFF made bulk() no faster.) Connections are per thread; a
-search reads one snapshot.
+order (FTS5 flushes its pending terms whenever a rowid goes down). `bulk()` is for rebuilds: BULK_COMMIT documents
+per transaction, FTS5's pending terms flushed per commit only (hashsize), segments merged by optimize() at the end.
+Neither synchronous=OFF, a 1 GiB page cache nor a writer thread overlapping the Python preparation with SQLite made
+it faster. Connections are per thread; a search reads one snapshot.
 """
 from __future__ import annotations
 
@@ -45,7 +44,6 @@ import json
 import sqlite3
 import threading
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from datetime import timezone
 from operator import itemgetter
@@ -76,7 +74,7 @@ def _native_rank() -> ModuleType | None:
 _fts5_rank = _native_rank()
 
 FORMAT = "3:" + fold("Straße ÉŒ ﬁ İ")  # 3: rowids carry a length code
-BULK_COMMIT = 20_000  # 2 batches in memory (one written, one prepared): ~400 MiB; 50,000 took ~800 for no gain
+BULK_COMMIT = 20_000  # documents per bulk() transaction: 50,000 took twice the memory for no gain
 CACHE_KIB = -65_536  # page cache: 64 MiB (a larger one made bulk() builds no faster)
 # FTS5 writes its pending terms out as a segment whenever they pass `hashsize` (default 1 MiB) and at every commit.
 # Only a transaction of thousands of documents (bulk()) reaches 1 MiB: it then writes one segment per commit instead
@@ -134,9 +132,8 @@ class Fts5Index:
         return conn
 
     @contextmanager
-    def _writing(self, conn: sqlite3.Connection | None = None) -> Iterator[sqlite3.Connection]:
-        """One write transaction, on this thread's connection or (bulk()'s writer thread) on the given one."""
-        conn = conn or self._conn()
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
@@ -166,48 +163,35 @@ class Fts5Index:
 
     @contextmanager
     def bulk(self, committed: Callable[[str], None] | None = None) -> Iterator[Fts5Index]:
-        """For a rebuild: upserts in this thread are prepared at once and written BULK_COMMIT at a time, in rowid
-        order (so FTS5 writes few, large segments), by a writer thread while the next ones are prepared. After each
-        commit, `committed` is called (from the writer thread) with the id of the last record it wrote, in upsert
-        order: a rebuild in id order resumes after it. An error raised by a write is raised by a later upsert, or
-        when the block ends. Call optimize() after a rebuild."""
+        """For a rebuild: upserts in this thread are buffered and written BULK_COMMIT at a time, one transaction
+        each, in rowid order (so FTS5 writes few, large segments). After each commit, `committed` is called with
+        the id of the last record written, in upsert order: a rebuild in id order resumes after it. No transaction
+        stays open between batches. Call optimize() after a rebuild."""
         self._conn()
-        self._local.bulk = writer = _BulkWriter(committed)
+        self._local.bulk, self._local.committed = {}, committed
         try:
             yield self
             self._flush_bulk()
-            writer.wait()
         finally:
-            writer.close()
             self._local.bulk = None
 
     def _flush_bulk(self) -> None:
-        writer = self._local.bulk
-        rows, writer.pending = list(writer.pending.values()), {}
-        if rows:
-            writer.submit(self._write_batch, self._local.conn, rows, writer.committed)
-
-    def _write_batch(self, conn: sqlite3.Connection, rows: list[_Row],
-                     committed: Callable[[str], None] | None) -> None:
-        with self._writing(conn):
-            self._write(conn, rows)
-        if committed is not None:
-            committed(rows[-1].record.id)
-
-    def _drain_bulk(self) -> None:
-        """Inside bulk(), before this thread uses the connection itself: everything upserted is written."""
-        if getattr(self._local, "bulk", None) is not None:
-            self._flush_bulk()
-            self._local.bulk.wait()
+        """Inside bulk(): writes what is buffered (also before this thread deletes or searches)."""
+        if not getattr(self._local, "bulk", None):
+            return
+        records, self._local.bulk = list(self._local.bulk.values()), {}
+        with self._writing() as conn:
+            self._write(conn, list(_prepared(records).values()))
+        if self._local.committed is not None:
+            self._local.committed(records[-1].id)
 
     # -- writes -------------------------------------------------------------------------------------------------
 
     def upsert(self, records: list[IndexRecord]) -> None:
-        writer = getattr(self._local, "bulk", None)
-        if writer is not None:
-            writer.raise_failure()
-            writer.pending.update(_prepared(records))
-            if len(writer.pending) >= BULK_COMMIT:
+        buffered = getattr(self._local, "bulk", None)
+        if buffered is not None:
+            buffered.update((r.id, r) for r in records)
+            if len(buffered) >= BULK_COMMIT:
                 self._flush_bulk()
             return
         if records:
@@ -216,6 +200,7 @@ class Fts5Index:
 
     def _write(self, conn: sqlite3.Connection, latest: list[_Row]) -> None:
         self._codes.sync(conn)
+        self._codes.assign(conn, {pair for row in latest for pair in _code_values(row.record)})
         ids = [row.record.id for row in latest]
         groups = {i: self._group(conn, row) for i, row in zip(ids, latest)}
         # the top sequences are read before the old rows go: a document that keeps its rowid may hold its group's top
@@ -237,7 +222,7 @@ class Fts5Index:
                                  row.tokens) | int(r.restricted)
 
     def delete(self, ids: list[str]) -> None:
-        self._drain_bulk()
+        self._flush_bulk()
         if ids:
             with self._writing() as conn:
                 self._unindex(conn, list(dict.fromkeys(ids)), {})
@@ -261,12 +246,12 @@ class Fts5Index:
         return kept
 
     def clear(self) -> None:
-        self._drain_bulk()
+        self._flush_bulk()
         with self._writing() as conn:
             self._recreate(conn)
 
     def optimize(self) -> None:
-        self._drain_bulk()
+        self._flush_bulk()
         with self._writing() as conn:
             conn.execute("INSERT INTO fts(fts) VALUES ('optimize')")
         self._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -274,7 +259,7 @@ class Fts5Index:
     # -- reads --------------------------------------------------------------------------------------------------
 
     def search(self, query: Query) -> Page:
-        self._drain_bulk()
+        self._flush_bulk()
         conn = self._conn()
         conn.execute("BEGIN")  # one snapshot for total, facets and hits
         try:
@@ -322,30 +307,8 @@ def _prepared(records: list[IndexRecord]) -> dict[str, _Row]:
     return rows
 
 
-class _BulkWriter:
-    """bulk()'s rows waiting for a batch, and the thread that writes batches: one at a time, in order."""
-
-    def __init__(self, committed: Callable[[str], None] | None) -> None:
-        self.pending: dict[str, _Row] = {}
-        self.committed = committed
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fts5-bulk")
-        self._writing: Future | None = None
-
-    def submit(self, write: Callable[..., None], *args: object) -> None:
-        self.wait()  # one batch written while the next is prepared: memory stays at two batches
-        self._writing = self._executor.submit(write, *args)
-
-    def raise_failure(self) -> None:
-        if self._writing is not None and self._writing.done():
-            self.wait()
-
-    def wait(self) -> None:
-        writing, self._writing = self._writing, None
-        if writing is not None:
-            writing.result()
-
-    def close(self) -> None:
-        self._executor.shutdown(wait=True)  # never leave a write running on the connection
+def _code_values(r: IndexRecord) -> tuple[tuple[str, str], ...]:
+    return ("c", r.customer_number), ("t", r.doc_type), ("s", r.status)
 
 
 def _doc_columns(r: IndexRecord) -> tuple:

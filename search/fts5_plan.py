@@ -9,6 +9,7 @@ text parts as `d.n IN (SELECT rowid FROM fts WHERE fts MATCH ?)`.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -170,4 +171,7 @@ def _dates(node: Filter) -> tuple[int, int]:
 
 
 def amount_value(amount: Decimal | None) -> float | None:
-    return float(amount) if amount is not None else None
+    """The amount as stored and compared; none for what no float holds (NaN, Infinity, 1E+400), which no amount
+    filter should match."""
+    value = float(amount) if amount is not None else None
+    return value if value is not None and math.isfinite(value) else None

@@ -70,6 +70,7 @@ class Codes:
         self._lock = threading.Lock()
         self._codes: dict[tuple[str, str], int] = {}
         self._values: dict[tuple[str, int], str] = {}
+        self._full: set[str] = set()  # kinds whose codes are all taken: a new value gets 0, with no query
         self._generation: str | None = None
 
     def load(self, conn: sqlite3.Connection) -> None:
@@ -78,6 +79,7 @@ class Codes:
         with self._lock:
             self._codes = {(k, v): c for k, v, c in rows}
             self._values = {(k, c): v for k, v, c in rows}
+            self._full = set()
             self._generation = generation[0] if generation else None
 
     def sync(self, conn: sqlite3.Connection) -> None:
@@ -89,11 +91,14 @@ class Codes:
     def code(self, conn: sqlite3.Connection, kind: str, value: str) -> int:
         """Inside a write transaction: the value's code, assigning the next free one; 0 when all are taken."""
         found = self._codes.get((kind, value))
+        if found is None and kind in self._full:
+            return 0
         if found is None:
             row = conn.execute("SELECT code FROM codes WHERE kind = ? AND value = ?", (kind, value)).fetchone()
             if row is None:
                 top = conn.execute("SELECT coalesce(max(code), 0) FROM codes WHERE kind = ?", (kind,)).fetchone()[0]
                 if top >= FIELDS[kind][1]:
+                    self._full.add(kind)
                     return 0
                 row = (top + 1,)
                 conn.execute("INSERT INTO codes VALUES (?, ?, ?)", (kind, value, row[0]))
@@ -102,6 +107,33 @@ class Codes:
                 self._codes[(kind, value)] = found
                 self._values[(kind, found)] = value
         return found
+
+    def assign(self, conn: sqlite3.Connection, wanted: set[tuple[str, str]]) -> None:
+        """Inside a write transaction: codes for all these (kind, value) pairs, read or assigned in three statements
+        however many there are, not three per value. (Values with U+0000, which SQLite's JSON functions cut short, are
+        left to code().)"""
+        missing = sorted(pair for pair in wanted if pair not in self._codes and "\0" not in pair[1])
+        if not missing:
+            return
+        found = conn.execute("SELECT kind, value, code FROM codes WHERE (kind, value) IN "
+                             "(SELECT value ->> 0, value ->> 1 FROM json_each(?))", (json.dumps(missing),)).fetchall()
+        known = {(kind, value) for kind, value, _ in found}
+        tops = dict(conn.execute("SELECT kind, max(code) FROM codes GROUP BY kind").fetchall())
+        new = []
+        for kind, value in (pair for pair in missing if pair not in known):
+            top = tops.get(kind, 0)
+            if top < FIELDS[kind][1]:
+                tops[kind] = top + 1
+                new.append((kind, value, top + 1))
+            else:
+                self._full.add(kind)
+        if new:
+            conn.execute("INSERT INTO codes SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?)",
+                         (json.dumps(new),))
+        with self._lock:
+            for kind, value, code in found + new:
+                self._codes[(kind, value)] = code
+                self._values[(kind, code)] = value
 
     def value(self, conn: sqlite3.Connection, kind: str, code: int) -> str | None:
         found = self._values.get((kind, code))

@@ -1,10 +1,11 @@
-"""FTS5's bulk(): a writer thread writes batches while the caller prepares the next; errors reach the caller, and
-no lock is held between batches."""
+"""FTS5 writes: bulk() batches (errors reach the caller, no lock is held between batches, reads see every write),
+codes assigned per batch, and values SQLite must store as given."""
 import threading
 
 import pytest
 
 import search.fts5
+import search.fts5_rowid
 from search.fts5 import HASH_BYTES, Fts5Index
 from search.index import Query
 from search.query import parse
@@ -50,7 +51,6 @@ def test_a_failed_batch_is_raised_to_the_caller_and_leaves_the_index_usable(inde
     assert committed == ["b1"] and found(index, "carton") == ["b0", "b1"]
     assert calls[1] == ["b2", "b3"] and len(calls) == 2  # nothing is written after the failure is seen
     assert not index._conn().in_transaction
-    assert not [t for t in threading.enumerate() if t.name.startswith("fts5-bulk")]
     index.upsert([record("b9", "carton")])
     assert found(index, "carton") == ["b0", "b1", "b9"]
 
@@ -70,3 +70,36 @@ def test_other_threads_write_between_batches(index):
         assert done.wait(10), "a plain upsert waited for the bulk load"
         writer.join()
     assert found(index, "palette") == ["live", "r1", "r2", "r3"]
+
+
+def test_text_with_nul_characters_is_indexed_kept_and_removed(index):
+    index.upsert([record("n1", "avant\x00apres palette", title="Titre\x00nul", references=("REF\x001",),
+                         customer_number="C-\x002")])
+    assert found(index, "avant") == found(index, "apres") == found(index, "titre") == ["n1"]
+    hit = index.search(Query(parse("palette"))).hits[0]
+    assert hit.title == "Titre\x00nul" and hit.customer_number == "C-\x002"
+    assert index.search(Query(parse("palette"))).facets["customer"] == {"C-\x002": 1}
+    index.upsert([record("n1", "carton")])  # FTS5's delete recomputes the old values from the stored text
+    assert found(index, "avant") == found(index, "titre") == [] and found(index, "carton") == ["n1"]
+    index._conn().execute("INSERT INTO fts(fts) VALUES ('integrity-check')")
+
+
+def test_one_write_assigns_the_codes_of_all_its_new_values(index, monkeypatch):
+    monkeypatch.setitem(search.fts5_rowid.FIELDS, "c", (search.fts5_rowid.CUSTOMER_SHIFT, 5))
+    statements = []
+    index._conn().set_trace_callback(statements.append)
+    index.upsert([record(f"k{k}", "palette", customer_number=f"C-{k % 8}") for k in range(40)])
+    index._conn().set_trace_callback(None)
+    codes = dict(index._conn().execute("SELECT value, code FROM codes WHERE kind = 'c'").fetchall())
+    assert sorted(codes.values()) == [1, 2, 3, 4, 5] and len(codes) == 5  # the other 3 customers: code 0
+    assert sum("codes" in s for s in statements) <= 4
+    assert {f"C-{k}" for k in range(8)} == {hit.customer_number for hit in
+                                            index.search(Query(parse("palette"), limit=50)).hits}
+    assert found(index, "customer:C-7") == [f"k{k}" for k in sorted(range(7, 40, 8), key=str)]
+
+
+def test_an_amount_no_float_holds_is_stored_as_none(index):
+    from decimal import Decimal
+    index.upsert([record("i1", "palette", amount=Decimal("Infinity")),
+                  record("i2", "palette", amount=Decimal("1E+400")), record("i3", "palette", amount=Decimal("12.50"))])
+    assert found(index, "palette") == ["i1", "i2", "i3"] and found(index, "palette amount:>10") == ["i3"]
