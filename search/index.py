@@ -4,10 +4,10 @@ Services speak these types only; no engine syntax leaks past a backend.
 """
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from contextlib import AbstractContextManager
 from typing import Callable, Iterator, Protocol
 
 from search.query import Node
