@@ -443,8 +443,8 @@ def run_child(args: argparse.Namespace) -> None:
     try:
         engine = {"fts5": Fts5Engine, "tantivy": TantivyEngine}[args.child](work) if args.child != "elastic" \
             else ElasticEngine(work, args.elastic)
-        # Wall time of the whole build, the corpus reading included (about 10 us a document): FTS5 and tantivy both
-        # write in threads of their own, which would go on working, unseen, during untimed reading.
+        # Wall time of the whole build, the corpus reading included (about 10 us a document): tantivy writes in
+        # threads of its own, which would go on working, unseen, during untimed reading.
         t0 = time.perf_counter()
         done = engine.build(read_corpus(Path(args.corpus), args.size))
         build_s = time.perf_counter() - t0
