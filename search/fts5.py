@@ -78,7 +78,7 @@ BULK_COMMIT = 20_000  # documents per bulk() transaction: 50,000 took twice the 
 CACHE_KIB = -65_536  # page cache: 64 MiB (a larger one made bulk() builds no faster)
 # FTS5 writes its pending terms out as a segment whenever they pass `hashsize` (default 1 MiB) and at every commit.
 # Only a transaction of thousands of documents (bulk()) reaches 1 MiB: it then writes one segment per commit instead
-# of dozens, and merges that much less (builds of 60k documents took 10-25 % less time).
+# of dozens, and merges that much less (builds of 60k documents took 10-20 % less time).
 HASH_BYTES = 1 << 28
 PRAGMAS = ("synchronous=NORMAL", f"cache_size={CACHE_KIB}", "mmap_size=2147418112", "temp_store=MEMORY")
 CHUNK = 500
