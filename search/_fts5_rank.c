@@ -245,6 +245,7 @@ PyMODINIT_FUNC PyInit__fts5_rank(void) {
     connection_type = PyObject_GetAttrString(sqlite3_module, "Connection");
     Py_DECREF(sqlite3_module);
     if (connection_type == NULL) return NULL;
-    for (int ch = 0; ch < 128; ch++) ascii_alnum[ch] = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+    for (int ch = 0; ch < 128; ch++)
+        ascii_alnum[ch] = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
     return PyModule_Create(&module_def);
 }

@@ -126,7 +126,7 @@ class Fts5Index:
                 conn.execute(f"PRAGMA {pragma}")
             if self.ranking == "rank_bm25":
                 _fts5_rank.register(conn)
-            self._local.conn, self._local.bulk = conn, None
+            self._local.conn = conn
             with self._lock:
                 self._connections.append(conn)
         return conn
@@ -167,7 +167,6 @@ class Fts5Index:
         each, in rowid order (so FTS5 writes few, large segments). After each commit, `committed` is called with
         the id of the last record written, in upsert order: a rebuild in id order resumes after it. No transaction
         stays open between batches. Call optimize() after a rebuild."""
-        self._conn()
         self._local.bulk, self._local.committed = {}, committed
         try:
             yield self

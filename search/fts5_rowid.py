@@ -31,6 +31,7 @@ GROUP_SPAN = 1 << LENGTH_SHIFT     # rowids of one (day, customer, type, status,
 SEQ_MAX = (1 << (LENGTH_SHIFT - SEQ_SHIFT)) - 1
 MAX_ROWID = (1 << 63) - 1
 FIELDS = {"c": (CUSTOMER_SHIFT, (1 << 14) - 1), "t": (TYPE_SHIFT, 15), "s": (STATUS_SHIFT, 7)}
+ASSIGN_CHUNK = 500  # (kind, value) pairs per statement: 1,500 parameters at most, far below SQLite's limit
 
 
 def day_key(day: date | None) -> int:
@@ -91,32 +92,23 @@ class Codes:
     def code(self, conn: sqlite3.Connection, kind: str, value: str) -> int:
         """Inside a write transaction: the value's code, assigning the next free one; 0 when all are taken."""
         found = self._codes.get((kind, value))
-        if found is None and kind in self._full:
-            return 0
         if found is None:
-            row = conn.execute("SELECT code FROM codes WHERE kind = ? AND value = ?", (kind, value)).fetchone()
-            if row is None:
-                top = conn.execute("SELECT coalesce(max(code), 0) FROM codes WHERE kind = ?", (kind,)).fetchone()[0]
-                if top >= FIELDS[kind][1]:
-                    self._full.add(kind)
-                    return 0
-                row = (top + 1,)
-                conn.execute("INSERT INTO codes VALUES (?, ?, ?)", (kind, value, row[0]))
-            found = row[0]
-            with self._lock:
-                self._codes[(kind, value)] = found
-                self._values[(kind, found)] = value
+            self.assign(conn, {(kind, value)})
+            found = self._codes.get((kind, value), 0)
         return found
 
     def assign(self, conn: sqlite3.Connection, wanted: set[tuple[str, str]]) -> None:
         """Inside a write transaction: codes for all these (kind, value) pairs, read or assigned in three statements
-        however many there are, not three per value. (Values with U+0000, which SQLite's JSON functions cut short, are
-        left to code().)"""
-        missing = sorted(pair for pair in wanted if pair not in self._codes and "\0" not in pair[1])
-        if not missing:
-            return
-        found = conn.execute("SELECT kind, value, code FROM codes WHERE (kind, value) IN "
-                             "(SELECT value ->> 0, value ->> 1 FROM json_each(?))", (json.dumps(missing),)).fetchall()
+        however many there are (up to ASSIGN_CHUNK), not three per value. A kind whose codes are all taken gives
+        its new values none (code() then gives 0), and later ones without a query."""
+        missing = sorted(pair for pair in wanted if pair not in self._codes and pair[0] not in self._full)
+        for start in range(0, len(missing), ASSIGN_CHUNK):
+            self._assign(conn, missing[start:start + ASSIGN_CHUNK])
+
+    def _assign(self, conn: sqlite3.Connection, missing: list[tuple[str, str]]) -> None:
+        pairs = ", ".join(["(?, ?)"] * len(missing))
+        found = conn.execute(f"SELECT kind, value, code FROM codes WHERE (kind, value) IN (VALUES {pairs})",
+                             [part for pair in missing for part in pair]).fetchall()
         known = {(kind, value) for kind, value, _ in found}
         tops = dict(conn.execute("SELECT kind, max(code) FROM codes GROUP BY kind").fetchall())
         new = []
@@ -128,8 +120,8 @@ class Codes:
             else:
                 self._full.add(kind)
         if new:
-            conn.execute("INSERT INTO codes SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?)",
-                         (json.dumps(new),))
+            conn.execute(f"INSERT INTO codes VALUES {', '.join(['(?, ?, ?)'] * len(new))}",
+                         [part for row in new for part in row])
         with self._lock:
             for kind, value, code in found + new:
                 self._codes[(kind, value)] = code
