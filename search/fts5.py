@@ -80,6 +80,11 @@ CACHE_KIB = -65_536  # page cache: 64 MiB (a larger one made bulk() builds no fa
 # Only a transaction of thousands of documents (bulk()) reaches 1 MiB: it then writes one segment per commit instead
 # of dozens, and merges that much less (builds of 60k documents took 10-20 % less time).
 HASH_BYTES = 1 << 28
+# FTS5 merges segments as it writes them: each flush does merge work in proportion to the index's levels, so a
+# commit at 1M documents took 3x as long as one at 100k. A bulk load merges once instead, in optimize() at the end:
+# no automerge, and up to 64 segments on a level before a forced merge (a build of 1M documents makes 50).
+NORMAL_MERGE = {"automerge": 4, "crisismerge": 16}  # FTS5's defaults
+BULK_MERGE = {"automerge": 0, "crisismerge": 64}
 PRAGMAS = ("synchronous=NORMAL", f"cache_size={CACHE_KIB}", "mmap_size=2147418112", "temp_store=MEMORY")
 CHUNK = 500
 SCHEMA = (
@@ -152,6 +157,14 @@ class Fts5Index:
         conn.execute("INSERT OR REPLACE INTO settings VALUES ('format', ?)", (FORMAT,))
         if conn.execute("SELECT v FROM fts_config WHERE k = 'hashsize'").fetchone() != (HASH_BYTES,):
             conn.execute("INSERT INTO fts(fts, rank) VALUES ('hashsize', ?)", (HASH_BYTES,))
+        self._set_merge(conn, NORMAL_MERGE)  # a bulk load that died left BULK_MERGE behind
+
+    @staticmethod
+    def _set_merge(conn: sqlite3.Connection, policy: dict[str, int]) -> None:
+        current = dict(conn.execute("SELECT k, v FROM fts_config WHERE k IN ('automerge', 'crisismerge')"))
+        for key, value in policy.items():
+            if current.get(key, NORMAL_MERGE[key]) != value:
+                conn.execute("INSERT INTO fts(fts, rank) VALUES (?, ?)", (key, value))
 
     def _recreate(self, conn: sqlite3.Connection) -> None:
         for table in ("fts", "docs", "bodies", "codes"):
@@ -166,13 +179,17 @@ class Fts5Index:
         """For a rebuild: upserts in this thread are buffered and written BULK_COMMIT at a time, one transaction
         each, in rowid order (so FTS5 writes few, large segments). After each commit, `committed` is called with
         the id of the last record written, in upsert order: a rebuild in id order resumes after it. No transaction
-        stays open between batches. Call optimize() after a rebuild."""
+        stays open between batches. Segments are merged by optimize(), which a rebuild calls after (BULK_MERGE)."""
+        with self._writing() as conn:
+            self._set_merge(conn, BULK_MERGE)
         self._local.bulk, self._local.committed = {}, committed
         try:
             yield self
             self._flush_bulk()
         finally:
             self._local.bulk = None
+            with self._writing() as conn:
+                self._set_merge(conn, NORMAL_MERGE)
 
     def _flush_bulk(self) -> None:
         """Inside bulk(): writes what is buffered (also before this thread deletes or searches)."""

@@ -6,7 +6,7 @@ import pytest
 
 import search.fts5
 import search.fts5_rowid
-from search.fts5 import HASH_BYTES, Fts5Index
+from search.fts5 import BULK_MERGE, HASH_BYTES, NORMAL_MERGE, Fts5Index
 from search.index import Query
 from search.query import parse
 from tests.contract.test_search_index import record
@@ -33,6 +33,28 @@ def test_searches_inside_bulk_see_every_upsert(index):
     assert index._conn().execute("SELECT v FROM fts_config WHERE k = 'hashsize'").fetchone() == (HASH_BYTES,)
 
 
+def merge_policy(index):
+    config = dict(index._conn().execute("SELECT k, v FROM fts_config WHERE k IN ('automerge', 'crisismerge')"))
+    return {key: config.get(key, default) for key, default in NORMAL_MERGE.items()}
+
+
+def test_bulk_leaves_merging_to_optimize_and_restores_the_policy_after(index, tmp_path):
+    assert merge_policy(index) == NORMAL_MERGE != BULK_MERGE
+    with index.bulk() as bulk:
+        bulk.upsert([record(f"m{k}", "palette") for k in range(7)])
+        assert merge_policy(index) == BULK_MERGE
+    assert merge_policy(index) == NORMAL_MERGE
+    with index.bulk():
+        pass
+    index.close()
+    with index._writing() as conn:  # as a bulk load that died leaves it
+        index._set_merge(conn, BULK_MERGE)
+    index.close()
+    reopened = Fts5Index(tmp_path / "search.db")
+    assert merge_policy(reopened) == NORMAL_MERGE
+    reopened.close()
+
+
 def test_a_failed_batch_is_raised_to_the_caller_and_leaves_the_index_usable(index, monkeypatch):
     write, calls = Fts5Index._write, []
 
@@ -50,7 +72,7 @@ def test_a_failed_batch_is_raised_to_the_caller_and_leaves_the_index_usable(inde
                 bulk.upsert([record(f"b{k}", "carton"), record(f"b{k + 1}", "carton")])
     assert committed == ["b1"] and found(index, "carton") == ["b0", "b1"]
     assert calls[1] == ["b2", "b3"] and len(calls) == 2  # nothing is written after the failure is seen
-    assert not index._conn().in_transaction
+    assert not index._conn().in_transaction and merge_policy(index) == NORMAL_MERGE
     index.upsert([record("b9", "carton")])
     assert found(index, "carton") == ["b0", "b1", "b9"]
 
