@@ -6,29 +6,33 @@ import base64
 import binascii
 import json
 import re
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from archive.errors import InvalidInput
 from search.normalize import fold
 
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
-_folded: dict[str, str] = {}
+_folded: dict[str, str] = {}  # non-ASCII runs and their fold
+FOLD_CACHE_MAX = 100_000  # runs kept (search/_fts5_rank.c keeps as many)
 
 
 def index_fold(text: str) -> str:
     """fold() for the tokenizer: each run of non-ASCII characters folded (cached), ASCII left to the tokenizer's
     own lower-casing. Equal to fold(text) up to case, since casefold, NFKD and dropping marks act per character."""
-    return text if text.isascii() else _NON_ASCII.sub(_fold_run, text)
+    return text if text.isascii() else _fold_runs(text, _folded, fold)
 
 
-def _fold_run(match: re.Match) -> str:
-    run = match.group()
-    folded = _folded.get(run)
-    if folded is None:
-        folded = fold(run)
-        if len(_folded) < 100_000:
-            _folded[run] = folded
-    return folded
+def _fold_runs_re(text: str, cache: dict[str, str], fold_run: Callable[[str], str]) -> str:
+    """search._fts5_rank.fold_runs, by a regular expression: about 8 times slower (20 us for 1 KB of text)."""
+    def folded(match: re.Match) -> str:
+        run = match.group()
+        found = cache.get(run)
+        if found is None:
+            found = fold_run(run)
+            if len(cache) < FOLD_CACHE_MAX:
+                cache[run] = found
+        return found
+    return _NON_ASCII.sub(folded, text)
 
 
 def token_fold(token: str) -> str:
@@ -90,10 +94,10 @@ def _token_count_re(values: Sequence[str]) -> int:
     return sum(len(_TOKEN.findall(value)) for value in values)
 
 
-try:  # the same count in C, about 15 times faster: the regular expression makes a list of every token
-    from search._fts5_rank import token_count
+try:  # both in C: the fold 8 times faster, the count 15 times (the regular expression lists every token)
+    from search._fts5_rank import fold_runs as _fold_runs, token_count
 except ImportError:
-    token_count = _token_count_re
+    _fold_runs, token_count = _fold_runs_re, _token_count_re
 
 
 def _clean(text: str) -> str:

@@ -9,7 +9,8 @@ import pytest
 from search import fts5_rowid
 from search.fts5 import Fts5Index
 from search.fts5_rowid import LENGTH_MASK, LENGTH_SHIFT, length_code, length_of
-from search.fts5_text import MARK, _token_count_re, token_count
+from search.fts5_text import MARK, _fold_runs_re, _token_count_re, index_fold, token_count
+from search.normalize import fold
 from search.index import Query
 from search.query import parse
 from tests.conftest import missing_service
@@ -125,6 +126,32 @@ def test_the_native_token_count_takes_a_sequence_of_str(rank):
         rank.token_count(["ok", b"bytes"])
     with pytest.raises(TypeError):
         rank.token_count(42)
+
+
+def test_the_native_fold_of_non_ascii_runs_is_the_expression_s_on_any_text(rank):
+    draw = random.Random(11)
+    planes = [(0, 0x80), (0x80, 0x100), (0x100, 0x3000), (0x10000, 0x30000)]
+    native_cache, re_cache = {}, {}
+    for _ in range(3000):
+        pieces = [chr(draw.randrange(*draw.choice(planes))) for _ in range(draw.randint(0, 30))]
+        text = "".join(c for c in pieces if not 0xD800 <= ord(c) < 0xE000)
+        folded = rank.fold_runs(text, native_cache, fold)
+        assert folded == _fold_runs_re(text, re_cache, fold), text
+        assert folded.lower() == fold(text).lower(), text  # index_fold: fold() up to case
+    assert native_cache == re_cache and native_cache
+
+
+def test_the_native_fold_reuses_cached_runs_and_passes_errors_on(rank):
+    assert rank.fold_runs("Straße, œuvre", {"ß": "SS"}, fold) == "StraSSe, oeuvre"
+    text = "plain ascii"
+    assert rank.fold_runs(text, {}, fold) is text and index_fold("Ünïcode") == "unicode"
+
+    def failing(run):
+        raise ValueError(run)
+    with pytest.raises(ValueError, match="é"):
+        rank.fold_runs("café", {}, failing)
+    with pytest.raises(TypeError):
+        rank.fold_runs(b"bytes", {}, fold)
 
 
 def _rowids(index):
