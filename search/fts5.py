@@ -81,7 +81,7 @@ CACHE_KIB = -65_536  # page cache: 64 MiB (a larger one made bulk() builds no fa
 # of dozens, and merges that much less (builds of 60k documents took 10-20 % less time).
 HASH_BYTES = 1 << 28
 # FTS5 merges segments as it writes them: each flush does merge work in proportion to the index's levels, so a
-# commit at 1M documents took 3x as long as one at 100k. A bulk load merges once instead, in optimize() at the end:
+# commit at 1M documents took 3-4x as long as one at 100k. A bulk load merges once instead, in optimize() at the end:
 # no automerge, and up to 64 segments on a level before a forced merge (a build of 1M documents makes 50).
 NORMAL_MERGE = {"automerge": 4, "crisismerge": 16}  # FTS5's defaults
 BULK_MERGE = {"automerge": 0, "crisismerge": 64}
@@ -155,6 +155,10 @@ class Fts5Index:
         if row is not None and row[0] != FORMAT:
             self._recreate(conn)  # folded differently: the index is derived data, a reindex refills it
         conn.execute("INSERT OR REPLACE INTO settings VALUES ('format', ?)", (FORMAT,))
+        self._configure(conn)
+
+    def _configure(self, conn: sqlite3.Connection) -> None:
+        """FTS5's settings, kept in the fts table (so set again when it is recreated)."""
         if conn.execute("SELECT v FROM fts_config WHERE k = 'hashsize'").fetchone() != (HASH_BYTES,):
             conn.execute("INSERT INTO fts(fts, rank) VALUES ('hashsize', ?)", (HASH_BYTES,))
         self._set_merge(conn, NORMAL_MERGE)  # a bulk load that died left BULK_MERGE behind
@@ -173,6 +177,7 @@ class Fts5Index:
             conn.execute(statement)
         conn.execute("INSERT OR REPLACE INTO settings VALUES ('generation', ?)", (uuid.uuid4().hex,))
         self._codes.load(conn)
+        self._configure(conn)
 
     @contextmanager
     def bulk(self, committed: Callable[[str], None] | None = None) -> Iterator[Fts5Index]:

@@ -33,6 +33,13 @@ def test_searches_inside_bulk_see_every_upsert(index):
     assert index._conn().execute("SELECT v FROM fts_config WHERE k = 'hashsize'").fetchone() == (HASH_BYTES,)
 
 
+def test_a_cleared_index_keeps_its_fts5_settings(index):
+    """`archive search reindex` clears the index, then loads it in bulk: with FTS5's 1 MiB default hashsize, each
+    batch would write dozens of segments."""
+    index.clear()
+    assert index._conn().execute("SELECT v FROM fts_config WHERE k = 'hashsize'").fetchone() == (HASH_BYTES,)
+
+
 def merge_policy(index):
     config = dict(index._conn().execute("SELECT k, v FROM fts_config WHERE k IN ('automerge', 'crisismerge')"))
     return {key: config.get(key, default) for key, default in NORMAL_MERGE.items()}
