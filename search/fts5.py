@@ -158,7 +158,7 @@ class Fts5Index:
         self._configure(conn)
 
     def _configure(self, conn: sqlite3.Connection) -> None:
-        """FTS5's settings, kept in the fts table (so set again when it is recreated)."""
+        """FTS5's settings, kept in the fts table (so set again when clear() recreates it)."""
         if conn.execute("SELECT v FROM fts_config WHERE k = 'hashsize'").fetchone() != (HASH_BYTES,):
             conn.execute("INSERT INTO fts(fts, rank) VALUES ('hashsize', ?)", (HASH_BYTES,))
         self._set_merge(conn, NORMAL_MERGE)  # a bulk load that died left BULK_MERGE behind
@@ -177,7 +177,6 @@ class Fts5Index:
             conn.execute(statement)
         conn.execute("INSERT OR REPLACE INTO settings VALUES ('generation', ?)", (uuid.uuid4().hex,))
         self._codes.load(conn)
-        self._configure(conn)
 
     @contextmanager
     def bulk(self, committed: Callable[[str], None] | None = None) -> Iterator[Fts5Index]:
@@ -270,6 +269,7 @@ class Fts5Index:
         self._flush_bulk()
         with self._writing() as conn:
             self._recreate(conn)
+            self._configure(conn)
 
     def optimize(self) -> None:
         self._flush_bulk()
