@@ -204,3 +204,19 @@ def test_the_module_is_built_and_used(tmp_path, rank):
         assert [h.id for h in index.search(Query(parse("lot"))).hits] == ["short", "long"]
     finally:
         index.close()
+
+
+def test_token_spans_refuses_arguments_of_the_wrong_type(rank):
+    """search/snippets.py tests what it finds, on texts of every string width."""
+    spans = rank.token_spans
+    with pytest.raises(TypeError):
+        spans("text", {"word"}, (), {}, fold, 10, False)
+    with pytest.raises(TypeError):
+        spans("text", frozenset(), ("ok", 3), {}, fold, 10, False)
+    with pytest.raises(TypeError):
+        spans("täxt", frozenset(["word"]), (), {}, lambda token: 3, 10, False)
+    with pytest.raises(ZeroDivisionError):
+        spans("täxt", frozenset(["word"]), (), {}, lambda token: 1 / 0, 10, False)
+    cache = {}
+    assert spans("täxt TÄXT", frozenset(["taxt"]), (), cache, fold, 10, False) == [(0, 4), (5, 9)]
+    assert cache == {"täxt": "taxt", "TÄXT": "taxt"}

@@ -1,11 +1,23 @@
-"""Snippets: the query's folded words are marked in original text, whatever its case, accents and ligatures."""
+"""Snippets: the query's folded words are marked in original text, whatever its case, accents and ligatures.
+Every test runs on both ways of finding the words: search._fts5_rank.token_spans() in C, and the Python."""
 import random
 import re
 
 import pytest
 
+from search import snippets
 from search.normalize import fold
 from search.snippets import Marker, snippet
+from tests.conftest import missing_service
+
+
+@pytest.fixture(autouse=True, params=["c", "python"])
+def implementation(request, monkeypatch):
+    if request.param == "python":
+        monkeypatch.setattr(snippets, "_token_spans", None)
+    elif snippets._token_spans is None:
+        missing_service("search._fts5_rank is not built (make install compiles it)")
+    return request.param
 
 
 def marked(text: str, words=(), prefixes=()) -> list[str]:
@@ -88,3 +100,15 @@ def test_words_are_found_across_the_chunks_of_a_long_text(at):
     assert Marker(["rechnung"], []).first(filler + "xRechnung Rechnung") == at + len("xRechnung ")
     assert Marker(["rechnung"], []).first(filler + "Rechnungx RECHNUNG") == at + len("Rechnungx ")
     assert Marker([], ["rech"]).first(filler + "Rechnungen") == at
+
+
+def test_text_in_any_string_width_is_scanned(implementation):
+    """One-, two- and four-byte strings, non-ASCII words and prefixes, '_' inside tokens, a limit on first()."""
+    text = "Ærø_x ærø Faктура facture ﬁche Fiche €uro 😀fact"
+    assert Marker(["aerø"], []).spans(text) == [(6, 9)]
+    assert Marker(["facture"], ["fi"]).spans(text) == [(18, 25), (26, 30), (31, 36)]
+    assert Marker([], ["fact", "faк"]).spans(text) == [(10, 17), (18, 25), (43, 47)]
+    assert Marker(["facture"], []).first(text) == 18
+    assert Marker(["facture"], []).first("a" * (snippets.SNIPPET_SCAN_CHARS + 5) + " facture") is None
+    assert Marker(["x"], []).spans("Ærø_x") == [] and Marker(["aerø_x"], []).spans("Ærø_X") == [(0, 5)]
+
