@@ -10,6 +10,9 @@
  *
  * Python's sqlite3 module has no FTS5 API, so register() takes the sqlite3 handle out of a sqlite3.Connection. This
  * module links the same libsqlite3 as that module; search/fts5.py falls back to bm25() when it is not built.
+ *
+ * It also holds the text loops that ran per character in Python: token_count() and fold_runs() for indexing,
+ * token_spans() for snippets. Each has a Python equivalent, used when the module is not built.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

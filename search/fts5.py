@@ -25,7 +25,7 @@ Top-k strategy. The rowid of a document encodes its date (newest first), custome
   at most WINDOW matches gets all of them ranked. The cursor is (window, last score, last rowid): keyset
   pagination that visits every hit once, no OFFSET. The scores come from rank_bm25() (search/_fts5_rank.c): bm25()'s
   formula, with the length code in the rowid instead of a %_docsize lookup per ranked row, which made ranking about
-  4x slower; from bm25() itself when that module is not built.
+  4x slower (so %_docsize is not kept: columnsize=0); from bm25() itself when that module is not built.
 * but BM25 first counts every match of each scored phrase for its IDF, once per statement, whatever the rowid range:
   ~15 ms for a term in 80 % of 1M documents, ~50 ms for a phrase of two such terms. That is as cheap as the total
   when the match set is within `exact_total_up_to`; above it (total_is_exact=False) relevance falls back to the
@@ -73,7 +73,7 @@ def _native_rank() -> ModuleType | None:
 
 _fts5_rank = _native_rank()
 
-FORMAT = "3:" + fold("Straße ÉŒ ﬁ İ")  # 3: rowids carry a length code
+FORMAT = "4:" + fold("Straße ÉŒ ﬁ İ")  # 3: rowids carry a length code; 4: no %_docsize with rank_bm25()
 BULK_COMMIT = 20_000  # documents per bulk() transaction: 50,000 took twice the memory for no gain
 CACHE_KIB = -65_536  # page cache: 64 MiB (a larger one made bulk() builds no faster)
 # FTS5 writes its pending terms out as a segment whenever they pass `hashsize` (default 1 MiB) and at every commit.
@@ -94,12 +94,14 @@ SCHEMA = (
         restricted INTEGER NOT NULL, stamp TEXT NOT NULL, body INTEGER NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS bodies (b INTEGER PRIMARY KEY, refs TEXT NOT NULL, customer_name TEXT,
         filename TEXT, text TEXT NOT NULL)""",
-    """CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(title, refs, body, ids, meta, content='',
-        tokenize='unicode61 remove_diacritics 2')""",
     "CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS codes (kind TEXT, value TEXT, code INTEGER, PRIMARY KEY (kind, value))",
     "CREATE UNIQUE INDEX IF NOT EXISTS codes_by_code ON codes (kind, code)",
 )
+# rank_bm25() takes lengths from the rowid: FTS5's table of row lengths (%_docsize, columnsize=1) would only be
+# written, at random places since rowids follow document dates, which took 10 % of a build of 1M documents.
+FTS_TABLE = ("CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(title, refs, body, ids, meta, content='', "
+             "columnsize={columnsize}, tokenize='unicode61 remove_diacritics 2')")
 FTS_INSERT = "INSERT INTO fts(rowid, title, refs, body, ids, meta) VALUES (?, ?, ?, ?, ?, ?)"
 FTS_DELETE = "INSERT INTO fts(fts, rowid, title, refs, body, ids, meta) VALUES ('delete', ?, ?, ?, ?, ?, ?)"
 OLD_COLUMNS = ("d.n, d.id, d.title, b.refs, d.order_number, d.customer_number, b.customer_name, b.filename, b.text, "
@@ -110,6 +112,10 @@ class Fts5Index:
     def __init__(self, path: Path, native_rank: bool = True) -> None:
         self.path = Path(path)
         self.ranking = "rank_bm25" if native_rank and _fts5_rank is not None else "bm25"
+        # bm25() needs %_docsize: opened without the module, an index without it is emptied for a reindex
+        lengths = self.ranking == "bm25"
+        self._schema = (*SCHEMA, FTS_TABLE.format(columnsize=int(lengths)))
+        self._format = FORMAT + (":docsize" if lengths else "")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
@@ -149,12 +155,12 @@ class Fts5Index:
         conn.execute("COMMIT")
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
-        for statement in SCHEMA:
+        for statement in self._schema:
             conn.execute(statement)
         row = conn.execute("SELECT value FROM settings WHERE key = 'format'").fetchone()
-        if row is not None and row[0] != FORMAT:
-            self._recreate(conn)  # folded differently: the index is derived data, a reindex refills it
-        conn.execute("INSERT OR REPLACE INTO settings VALUES ('format', ?)", (FORMAT,))
+        if row is not None and row[0] != self._format:
+            self._recreate(conn)  # folded or laid out differently: the index is derived data, a reindex refills it
+        conn.execute("INSERT OR REPLACE INTO settings VALUES ('format', ?)", (self._format,))
         self._configure(conn)
 
     def _configure(self, conn: sqlite3.Connection) -> None:
@@ -173,7 +179,7 @@ class Fts5Index:
     def _recreate(self, conn: sqlite3.Connection) -> None:
         for table in ("fts", "docs", "bodies", "codes"):
             conn.execute(f"DROP TABLE IF EXISTS {table}")
-        for statement in SCHEMA:
+        for statement in self._schema:
             conn.execute(statement)
         conn.execute("INSERT OR REPLACE INTO settings VALUES ('generation', ?)", (uuid.uuid4().hex,))
         self._codes.load(conn)

@@ -196,6 +196,34 @@ def test_without_the_module_fts5_ranks_with_bm25(tmp_path):
         index.close()
 
 
+def test_with_the_module_fts5_keeps_no_row_lengths(tmp_path, rank):
+    """rank_bm25() reads lengths from rowids, so %_docsize is not written (columnsize=0); bm25() needs it, so an
+    index opened with the other ranking is emptied, for a reindex."""
+    def tables(index):
+        return {name for (name,) in index._conn().execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+    records = [record("short", "lot"), record("long", "lot " + "filler " * 40)]
+    native = Fts5Index(tmp_path / "search.db")
+    try:
+        native.upsert(records)
+        assert "fts_docsize" not in tables(native) and "fts_data" in tables(native)
+        assert [h.id for h in native.search(Query(parse("lot"))).hits] == ["short", "long"]
+    finally:
+        native.close()
+    without = Fts5Index(tmp_path / "search.db", native_rank=False)
+    try:
+        assert "fts_docsize" in tables(without) and without.search(Query(parse("lot"))).total == 0
+        without.upsert(records)
+        assert [h.id for h in without.search(Query(parse("lot"))).hits] == ["short", "long"]
+    finally:
+        without.close()
+    again = Fts5Index(tmp_path / "search.db")
+    try:
+        assert "fts_docsize" not in tables(again) and again.search(Query(parse("lot"))).total == 0
+    finally:
+        again.close()
+
+
 def test_the_module_is_built_and_used(tmp_path, rank):
     index = Fts5Index(tmp_path / "search.db")
     try:
