@@ -1,12 +1,13 @@
 """The embedded search index: SQLite FTS5 in a file of its own (WAL), the default SearchIndex.
 
 Layout. `fts` is a contentless FTS5 table (title, refs, body, ids, meta) of folded text (search.normalize.fold, so
-search ignores case and accents and `strasse` finds `Straße`): refs holds the references, order and customer numbers,
-body the text, filename and customer name, ids every identifier_keys() of those numbers, meta one token per filter
-value; ids and meta tokens are marked so that no typed word reaches them (search/fts5_text.py). `docs` holds the
-displayed and range-filtered fields, `bodies` (appended, so bulk loads stay sequential) the original text for
-snippets and for the 'delete' that a contentless table needs: the folded values are recomputed from it, and the
-`format` setting records how text was folded; an index folded differently is emptied, for a reindex to refill.
+search ignores case and accents and `strasse` finds `Straße`): refs holds the references, order and customer
+numbers, body the text, filename and customer name, ids those identifier_keys() of the numbers that join segments,
+meta one token per filter value; ids and meta tokens are marked so that no typed word reaches them
+(search/fts5_text.py). `docs` holds the displayed and range-filtered fields, `bodies` (appended, so bulk loads stay
+sequential) the original text for snippets and for the 'delete' that a contentless table needs: the folded values
+are recomputed from it, and the `format` setting records how text was folded; an index folded differently is
+emptied, for a reindex to refill.
 
 Top-k strategy. The rowid of a document encodes its date (newest first), customer, type, status and restricted flag
 (search/fts5_rowid.py). FTS5 walks doclists in ascending rowid order cheaply and seeks to rowid ranges, so:
@@ -73,7 +74,7 @@ def _native_rank() -> ModuleType | None:
 
 _fts5_rank = _native_rank()
 
-FORMAT = "4:" + fold("Straße ÉŒ ﬁ İ")  # 3: rowids carry a length code; 4: no %_docsize with rank_bm25()
+FORMAT = "5:" + fold("Straße ÉŒ ﬁ İ")  # 3: length codes in rowids; 4: no %_docsize; 5: no one-segment ids
 BULK_COMMIT = 20_000  # documents per bulk() transaction: 50,000 took twice the memory for no gain
 CACHE_KIB = -65_536  # page cache: 64 MiB (a larger one made bulk() builds no faster)
 # FTS5 writes its pending terms out as a segment whenever they pass `hashsize` (default 1 MiB) and at every commit.

@@ -75,7 +75,9 @@ def fts_values(title: str | None, references: Iterable[str], order_number: str |
                status: str) -> tuple[str, str, str, str, str]:
     """(title, refs, body, ids, meta) for the FTS5 row: folded text; identifier keys; filter tokens."""
     numbers = [r for r in references if r] + [v for v in (order_number, customer_number) if v]
-    keys = dict.fromkeys(id_token(k) for value in numbers for k in identifier_keys(value) if k)
+    # the last key, a single segment (`0042` of PO-2024/0042), is a token of refs already: an Identifier query
+    # matches its key or its words (search/fts5_plan.py), and near-unique terms are the dearest ones to index
+    keys = dict.fromkeys(id_token(k) for value in numbers for k in identifier_keys(value)[:-1] if k)
     meta = [ALL_TOKEN, meta_token("t", doc_type), meta_token("s", status),
             meta_token("c", identifier_key(customer_number))]
     if order_number:
@@ -90,7 +92,7 @@ _TOKEN = re.compile(r"[^\W_]+")
 
 
 def _token_count_re(values: Sequence[str]) -> int:
-    """The tokens FTS5 counts for a row's length (its %_docsize), for the rowid's length code."""
+    """The tokens FTS5 counts for a row's length, for the rowid's length code."""
     return sum(len(_TOKEN.findall(value)) for value in values)
 
 

@@ -9,7 +9,7 @@ import pytest
 from search import fts5_rowid
 from search.fts5 import Fts5Index
 from search.fts5_rowid import LENGTH_MASK, LENGTH_SHIFT, length_code, length_of
-from search.fts5_text import MARK, _fold_runs_re, _token_count_re, index_fold, token_count
+from search.fts5_text import MARK, _fold_runs_re, _token_count_re, fts_values, index_fold, token_count
 from search.normalize import fold
 from search.index import Query
 from search.query import parse
@@ -248,3 +248,11 @@ def test_token_spans_refuses_arguments_of_the_wrong_type(rank):
     cache = {}
     assert spans("täxt TÄXT", frozenset(["taxt"]), (), cache, fold, 10, False) == [(0, 4), (5, 9)]
     assert cache == {"täxt": "taxt", "TÄXT": "taxt"}
+
+
+def test_ids_hold_the_keys_that_join_segments_and_refs_the_segments():
+    title, refs, body, ids, meta = fts_values(None, ["INV-2024/0042"], "PO-2024/0077", "C-1042", "Globex", None,
+                                              "Text", "invoice", "active")
+    assert ids.split() == [MARK + "i" + key for key in ("inv20240042", "20240042", "po20240077", "20240077", "c1042")]
+    assert refs.split() == ["INV-2024/0042", "PO-2024/0077", "C-1042"]
+    assert meta.split()[0] == MARK + "a" and body == "Text\nGlobex"
