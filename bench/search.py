@@ -7,8 +7,8 @@
 The corpus is generated, deterministically (--seed), batch by batch and never held in memory: French, German and
 English business words drawn with a Zipf law from a ranked vocabulary (real words first, then generated tokens for a
 long tail), with order numbers PO-YYYY/NNNNN, invoice and delivery numbers, customers C-NNNN (Zipf over a few
-thousand), document dates over 2019-2025 and amounts. Every (engine, size) runs in its own child process so that its
-peak RSS (VmHWM) is its own; the corpus is written once per size to a file the children stream from. FTS5 and
+thousand), document dates over 2019-2025 and amounts. Every (engine, size) builds in its own child process so that
+its peak RSS (VmHWM) is its own; the corpus is written once per size to a file the children stream from. FTS5 and
 Elasticsearch build as `archive search reindex` does (the index's bulk(), then optimize()); build docs/s is the
 wall time of the whole build, the reading of the corpus file included.
 
@@ -21,19 +21,24 @@ term (facets on; all other classes facets off). Sort is relevance, 20 hits with 
 
 tantivy gets the same folded text (search.normalize.fold) in the same fields with the same weights (boost 5, 3, 1),
 the same filters (raw terms, a fast date field for ranges), hits with stored fields and a snippet, `count=True`, and
-facets through its terms aggregations (exact over the whole match set). Figures are medians/percentiles of one pass
-over the shuffled mix after one warm-up pass over a separate sample. This prints figures and asserts nothing.
+facets through its terms aggregations (exact over the whole match set).
+
+Queries run in `--rounds` rounds (3) after the builds. In each round, each engine in turn opens its index in a fresh
+child process, makes one warm-up pass over a separate sample, then one pass over the shuffled mix. This machine's
+speed drifts by 10-30 % within minutes, so engines compared round by round meet the same load. p50 is the median of
+the rounds' p50, the ratio to tantivy the median of the rounds' ratios; p99 and the classes' figures are over all the
+rounds' queries. This prints figures and asserts nothing.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import math
-import os
 import pickle
 import random
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -301,6 +306,9 @@ class Fts5Engine:
         page = self.index.search(Query(parse(text), facets=facets))
         return page.total, len(page.hits)
 
+    def drop(self) -> None:
+        pass  # its files go with the work directory
+
     def close(self) -> None:
         self.index.close()
 
@@ -310,11 +318,10 @@ class ElasticEngine(Fts5Engine):
 
     def __init__(self, work: Path, url: str) -> None:
         from search.elastic import ElasticIndex
-        self.index = ElasticIndex(url, index_name=f"bench-search-{os.getpid()}")
+        self.index = ElasticIndex(url, index_name=f"bench-search-{work.name}")
 
-    def close(self) -> None:
+    def drop(self) -> None:
         self.index.drop()
-        self.index.close()
 
 
 class TantivyEngine:
@@ -336,8 +343,8 @@ class TantivyEngine:
         builder.add_integer_field("year", indexed=True, fast=True)
         builder.add_integer_field("restricted", indexed=True)
         self.schema = builder.build()
-        (work / "tantivy").mkdir()
-        self.index = tantivy.Index(self.schema, path=str(work / "tantivy"))
+        (work / "tantivy").mkdir(exist_ok=True)
+        self.index = tantivy.Index(self.schema, path=str(work / "tantivy"))  # opens the one built, if any
 
     def build(self, batches: Iterator[list[IndexRecord]]) -> int:
         from search.normalize import identifier_key
@@ -423,12 +430,16 @@ class TantivyEngine:
                                         ("status", "status"))})
         return result.count, len(result.hits)
 
+    def drop(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# One (engine, size) in a child process: build, then the query mix; prints one JSON line
+# One (engine, size) in child processes: one builds the index, then each round a fresh one opens it and runs the
+# query mix; each prints one JSON line
 
 
 def peak_rss_mb() -> float:
@@ -439,33 +450,41 @@ def peak_rss_mb() -> float:
 
 
 def run_child(args: argparse.Namespace) -> None:
-    work = Path(tempfile.mkdtemp(prefix=f"bench-{args.child}-", dir=args.work))
+    work = Path(args.index)
+    engine = {"fts5": Fts5Engine, "tantivy": TantivyEngine}[args.child](work) if args.child != "elastic" \
+        else ElasticEngine(work, args.elastic)
     try:
-        engine = {"fts5": Fts5Engine, "tantivy": TantivyEngine}[args.child](work) if args.child != "elastic" \
-            else ElasticEngine(work, args.elastic)
-        # Wall time of the whole build, the corpus reading included (about 10 us a document): tantivy writes in
-        # threads of its own, which would go on working, unseen, during untimed reading.
-        t0 = time.perf_counter()
-        done = engine.build(read_corpus(Path(args.corpus), args.size))
-        build_s = time.perf_counter() - t0
-        rss = peak_rss_mb()
-        disk = sum(f.stat().st_size for f in work.rglob("*") if f.is_file()) / 1e6
-        mix = json.loads(Path(args.mix).read_text())
-        for _, text, facets in mix["warmup"]:
-            engine.search(text, facets)
-        latencies: dict[str, list[float]] = {name: [] for name in CLASSES}
-        totals: dict[str, list[int]] = {name: [] for name in CLASSES}
-        for name, text, facets in mix["queries"]:
-            t = time.perf_counter()
-            total, _ = engine.search(text, facets)
-            latencies[name].append((time.perf_counter() - t) * 1000)
-            totals[name].append(total)
-        engine.close()
-        print(json.dumps({"engine": args.child, "size": args.size, "docs": done, "build_s": build_s, "rss_mb": rss,
-                          "disk_mb": disk, "latencies": latencies, "totals": totals,
-                          "ranking": getattr(getattr(engine, "index", None), "ranking", None)}))
+        if args.phase == "build":
+            print(json.dumps(build_once(engine, args, work)))
+        elif args.phase == "query":
+            print(json.dumps({"latencies": query_pass(engine, json.loads(Path(args.mix).read_text()))}))
+        else:
+            engine.drop()
+            print(json.dumps({}))
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        engine.close()
+
+
+def build_once(engine: Any, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    # Wall time of the whole build, the corpus reading included (about 10 us a document): tantivy writes in
+    # threads of its own, which would go on working, unseen, during untimed reading.
+    t0 = time.perf_counter()
+    done = engine.build(read_corpus(Path(args.corpus), args.size))
+    build_s = time.perf_counter() - t0
+    return {"engine": args.child, "size": args.size, "docs": done, "build_s": build_s, "rss_mb": peak_rss_mb(),
+            "disk_mb": sum(f.stat().st_size for f in work.rglob("*") if f.is_file()) / 1e6,
+            "ranking": getattr(getattr(engine, "index", None), "ranking", None)}
+
+
+def query_pass(engine: Any, mix: dict[str, Any]) -> dict[str, list[float]]:
+    for _, text, facets in mix["warmup"]:
+        engine.search(text, facets)
+    latencies: dict[str, list[float]] = {name: [] for name in CLASSES}
+    for name, text, facets in mix["queries"]:
+        t = time.perf_counter()
+        engine.search(text, facets)
+        latencies[name].append((time.perf_counter() - t) * 1000)
+    return latencies
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -505,16 +524,24 @@ def engines(args: argparse.Namespace) -> list[str]:
     return names
 
 
+def round_p50(latencies: dict[str, list[float]]) -> float:
+    return percentile([v for vs in latencies.values() for v in vs], 0.5)
+
+
+def pooled(r: dict[str, Any], name: str | None = None) -> list[float]:
+    return [v for rnd in r["rounds"] for c, vs in rnd.items() if name in (None, c) for v in vs]
+
+
 def table(results: list[dict[str, Any]]) -> str:
+    """p50: the median of the rounds' p50; p99 and the classes' figures over the queries of all rounds."""
     head = ["engine", "docs", "build docs/s", "peak RSS MB", "disk MB", "p50 ms", "p99 ms"] + \
            [f"{c} p50/p99" for c in CLASSES]
     lines = [" | ".join(head), " | ".join("---" for _ in head)]
     for r in results:
-        every = [v for vs in r["latencies"].values() for v in vs]
         cells = [r["engine"], f"{r['docs']:,}", f"{r['docs'] / r['build_s']:,.0f}", f"{r['rss_mb']:,.0f}",
-                 f"{r['disk_mb']:,.0f}", f"{percentile(every, 0.5):.2f}", f"{percentile(every, 0.99):.1f}"]
-        cells += [f"{percentile(r['latencies'][c], 0.5):.2f}/{percentile(r['latencies'][c], 0.99):.1f}"
-                  for c in CLASSES]
+                 f"{r['disk_mb']:,.0f}", f"{statistics.median(map(round_p50, r['rounds'])):.2f}",
+                 f"{percentile(pooled(r), 0.99):.1f}"]
+        cells += [f"{percentile(pooled(r, c), 0.5):.2f}/{percentile(pooled(r, c), 0.99):.1f}" for c in CLASSES]
         lines.append(" | ".join(cells))
     return "\n".join(lines)
 
@@ -522,16 +549,18 @@ def table(results: list[dict[str, Any]]) -> str:
 def verdict(results: list[dict[str, Any]]) -> list[str]:
     out = []
     for r in results:
-        every = [v for vs in r["latencies"].values() for v in vs]
-        p50, p99, rate = percentile(every, 0.5), percentile(every, 0.99), r["docs"] / r["build_s"]
+        p50, p99 = statistics.median(map(round_p50, r["rounds"])), percentile(pooled(r), 0.99)
+        rate = r["docs"] / r["build_s"]
         line = (f"{r['engine']} {r['docs']:,}: p50 {p50:.2f} ms ({'met' if p50 <= TARGET_P50_MS else 'MISSED'}), "
                 f"p99 {p99:.1f} ms ({'met' if p99 <= TARGET_P99_MS else 'MISSED'})")
         if r["engine"] == "fts5":
             line += f", build {rate:,.0f} docs/s ({'met' if rate >= TARGET_DOCS_S else 'MISSED'})"
             tantivy = [t for t in results if t["engine"] == "tantivy" and t["docs"] == r["docs"]]
             if tantivy:
-                ratio = p50 / percentile([v for vs in tantivy[0]["latencies"].values() for v in vs], 0.5)
-                line += f", p50 = {ratio:.2f} x tantivy ({'met' if ratio <= 2 else 'MISSED'}: <= 2 x)"
+                ratios = [round_p50(a) / round_p50(b) for a, b in zip(r["rounds"], tantivy[0]["rounds"])]
+                ratio = statistics.median(ratios)
+                line += (f", p50 = {ratio:.2f} x tantivy ({'met' if ratio <= 2 else 'MISSED'}: <= 2 x; rounds "
+                         f"{', '.join(f'{x:.2f}' for x in ratios)})")
         out.append(line)
     return out
 
@@ -552,20 +581,7 @@ def main(argv: list[str] | None = None) -> int:
                                                 min(len(queries), 8 * 25))
             mix_file = work / f"mix-{size}.json"
             mix_file.write_text(json.dumps({"queries": queries, "warmup": warmup}))
-            for engine in engines(args):
-                command = [sys.executable, __file__, "--child", engine, "--size", str(size), "--corpus", str(corpus),
-                           "--mix", str(mix_file), "--work", str(work)] + \
-                          (["--elastic", args.elastic] if args.elastic else [])
-                t = time.perf_counter()
-                done = subprocess.run(command, capture_output=True, text=True)
-                if done.returncode != 0:
-                    print(f"{engine} {size:,}: failed\n{done.stderr[-3000:]}", flush=True)
-                    continue
-                results.append(json.loads(done.stdout.strip().splitlines()[-1]))
-                r = results[-1]
-                print(f"{engine} {size:,}: built at {r['docs'] / r['build_s']:,.0f} docs/s, "
-                      f"{time.perf_counter() - t:.0f} s in all" + (f", ranked by {r['ranking']}()" if r.get("ranking")
-                                                                     else ""), flush=True)
+            results += run_size(args, work, corpus, mix_file, size)
         print()
         print(table(results))
         print()
@@ -573,6 +589,44 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def run_size(args: argparse.Namespace, work: Path, corpus: Path, mix_file: Path, size: int) -> list[dict[str, Any]]:
+    """Each engine builds in a child of its own; then the rounds of queries alternate between the engines, so that
+    each comparison is made under the same load of this machine (its speed drifts by 10-30 % within minutes)."""
+    built: dict[str, dict[str, Any]] = {}
+    for engine in engines(args):
+        (work / f"{engine}-{size}").mkdir()
+        t = time.perf_counter()
+        r = child(args, engine, "build", work, corpus, mix_file, size)
+        if r is not None:
+            built[engine] = {**r, "rounds": []}
+            print(f"{engine} {size:,}: built at {r['docs'] / r['build_s']:,.0f} docs/s, "
+                  f"{time.perf_counter() - t:.0f} s" + (f", ranked by {r['ranking']}()" if r.get("ranking") else ""),
+                  flush=True)
+    for round_ in range(args.rounds):
+        for engine, r in built.items():
+            found = child(args, engine, "query", work, corpus, mix_file, size)
+            if found is not None:
+                r["rounds"].append(found["latencies"])
+                print(f"{engine} {size:,}, round {round_ + 1}: p50 {round_p50(found['latencies']):.2f} ms",
+                      flush=True)
+    for engine in built:
+        child(args, engine, "drop", work, corpus, mix_file, size)
+        shutil.rmtree(work / f"{engine}-{size}", ignore_errors=True)
+    return [r for r in built.values() if r["rounds"]]
+
+
+def child(args: argparse.Namespace, engine: str, phase: str, work: Path, corpus: Path, mix_file: Path,
+          size: int) -> dict[str, Any] | None:
+    command = [sys.executable, __file__, "--child", engine, "--phase", phase, "--size", str(size),
+               "--corpus", str(corpus), "--mix", str(mix_file), "--index", str(work / f"{engine}-{size}")] + \
+              (["--elastic", args.elastic] if args.elastic else [])
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        print(f"{engine} {size:,} {phase}: failed\n{done.stderr[-3000:]}", flush=True)
+        return None
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -585,7 +639,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--work", default=None, help="scratch directory (default: the system's temporary one)")
     parser.add_argument("--cache", help="keep the generated corpus in this directory and reuse it on the next run")
+    parser.add_argument("--rounds", type=int, default=3, help="query passes per engine, alternating between them")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--phase", help=argparse.SUPPRESS)
+    parser.add_argument("--index", help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--corpus", help=argparse.SUPPRESS)
     parser.add_argument("--mix", help=argparse.SUPPRESS)

@@ -3,9 +3,9 @@
 Only the returned hits get a snippet, and it keeps highlighting independent of which analysis modules a cluster has.
 A snippet is a passage of about SNIPPET_CHARS around the first match, matches in <mark>, everything else
 HTML-escaped. Matching does what search does: the query's words are folded (search.normalize.fold), and so is every
-token of the text that could match, so `strasse` marks `Straße`. A token is a run of letters, digits and '_'; it matches when its fold is
-a query word or starts with a query prefix. search._fts5_rank.token_spans() finds them in C, in about a tenth of the
-time of the Python below (20-40 us a text of 1 KB, 20 hits a page), which is used when that module is not built.
+token of the text that could match, so `strasse` marks `Straße`. A token is a run of letters, digits and '_'; it
+matches when its fold is a query word or starts with a query prefix. search._fts5_rank.token_spans() finds them in C;
+the Python below, used when that module is not built, takes 20-40 us for a text of 1 KB, and a page has 20 hits.
 """
 from __future__ import annotations
 
