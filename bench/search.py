@@ -23,17 +23,18 @@ tantivy gets the same folded text (search.normalize.fold) in the same fields wit
 the same filters (raw terms, a fast date field for ranges), hits with stored fields and a snippet, `count=True`, and
 facets through its terms aggregations (exact over the whole match set).
 
-Queries run in `--rounds` rounds (3) after the builds. In each round, each engine in turn opens its index in a fresh
-child process, makes one warm-up pass over a separate sample, then one pass over the shuffled mix. This machine's
-speed drifts by 10-30 % within minutes, so engines compared round by round meet the same load. p50 is the median of
-the rounds' p50, the ratio to tantivy the median of the rounds' ratios; p99 and the classes' figures are over all the
-rounds' queries. This prints figures and asserts nothing.
+Queries run in `--rounds` rounds (3) after the builds, once their files are on disk. In each round, each engine in
+turn opens its index in a fresh child process, makes one warm-up pass over a separate sample, then one pass over the
+shuffled mix. This machine's speed drifts by 10-30 % within minutes, so engines compared round by round meet the
+same load. p50 is the median of the rounds' p50, the ratio to tantivy the median of the rounds' ratios; p99 and the
+classes' figures are over all the rounds' queries. This prints figures and asserts nothing.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import math
+import os
 import pickle
 import random
 import resource
@@ -604,6 +605,7 @@ def run_size(args: argparse.Namespace, work: Path, corpus: Path, mix_file: Path,
             print(f"{engine} {size:,}: built at {r['docs'] / r['build_s']:,.0f} docs/s, "
                   f"{time.perf_counter() - t:.0f} s" + (f", ranked by {r['ranking']}()" if r.get("ranking") else ""),
                   flush=True)
+    os.sync()  # the kernel writes the indexes just built back to disk: not during the first round's queries
     for round_ in range(args.rounds):
         for engine, r in built.items():
             found = child(args, engine, "query", work, corpus, mix_file, size)
