@@ -530,7 +530,11 @@ def round_p50(latencies: dict[str, list[float]]) -> float:
 
 
 def pooled(r: dict[str, Any], name: str | None = None) -> list[float]:
-    return [v for rnd in r["rounds"] for c, vs in rnd.items() if name in (None, c) for v in vs]
+    return [v for rnd in r["rounds"] if rnd for c, vs in rnd.items() if name in (None, c) for v in vs]
+
+
+def median_p50(r: dict[str, Any]) -> float:
+    return statistics.median(round_p50(rnd) for rnd in r["rounds"] if rnd)
 
 
 def table(results: list[dict[str, Any]]) -> str:
@@ -540,7 +544,7 @@ def table(results: list[dict[str, Any]]) -> str:
     lines = [" | ".join(head), " | ".join("---" for _ in head)]
     for r in results:
         cells = [r["engine"], f"{r['docs']:,}", f"{r['docs'] / r['build_s']:,.0f}", f"{r['rss_mb']:,.0f}",
-                 f"{r['disk_mb']:,.0f}", f"{statistics.median(map(round_p50, r['rounds'])):.2f}",
+                 f"{r['disk_mb']:,.0f}", f"{median_p50(r):.2f}",
                  f"{percentile(pooled(r), 0.99):.1f}"]
         cells += [f"{percentile(pooled(r, c), 0.5):.2f}/{percentile(pooled(r, c), 0.99):.1f}" for c in CLASSES]
         lines.append(" | ".join(cells))
@@ -550,7 +554,7 @@ def table(results: list[dict[str, Any]]) -> str:
 def verdict(results: list[dict[str, Any]]) -> list[str]:
     out = []
     for r in results:
-        p50, p99 = statistics.median(map(round_p50, r["rounds"])), percentile(pooled(r), 0.99)
+        p50, p99 = median_p50(r), percentile(pooled(r), 0.99)
         rate = r["docs"] / r["build_s"]
         line = (f"{r['engine']} {r['docs']:,}: p50 {p50:.2f} ms ({'met' if p50 <= TARGET_P50_MS else 'MISSED'}), "
                 f"p99 {p99:.1f} ms ({'met' if p99 <= TARGET_P99_MS else 'MISSED'})")
@@ -558,7 +562,7 @@ def verdict(results: list[dict[str, Any]]) -> list[str]:
             line += f", build {rate:,.0f} docs/s ({'met' if rate >= TARGET_DOCS_S else 'MISSED'})"
             tantivy = [t for t in results if t["engine"] == "tantivy" and t["docs"] == r["docs"]]
             if tantivy:
-                ratios = [round_p50(a) / round_p50(b) for a, b in zip(r["rounds"], tantivy[0]["rounds"])]
+                ratios = [round_p50(a) / round_p50(b) for a, b in zip(r["rounds"], tantivy[0]["rounds"]) if a and b]
                 ratio = statistics.median(ratios)
                 line += (f", p50 = {ratio:.2f} x tantivy ({'met' if ratio <= 2 else 'MISSED'}: <= 2 x; rounds "
                          f"{', '.join(f'{x:.2f}' for x in ratios)})")
@@ -609,14 +613,14 @@ def run_size(args: argparse.Namespace, work: Path, corpus: Path, mix_file: Path,
     for round_ in range(args.rounds):
         for engine, r in built.items():
             found = child(args, engine, "query", work, corpus, mix_file, size)
+            r["rounds"].append(found["latencies"] if found is not None else None)  # a failed round pairs with none
             if found is not None:
-                r["rounds"].append(found["latencies"])
                 print(f"{engine} {size:,}, round {round_ + 1}: p50 {round_p50(found['latencies']):.2f} ms",
                       flush=True)
     for engine in built:
         child(args, engine, "drop", work, corpus, mix_file, size)
         shutil.rmtree(work / f"{engine}-{size}", ignore_errors=True)
-    return [r for r in built.values() if r["rounds"]]
+    return [r for r in built.values() if any(r["rounds"])]
 
 
 def child(args: argparse.Namespace, engine: str, phase: str, work: Path, corpus: Path, mix_file: Path,
