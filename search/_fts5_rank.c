@@ -224,16 +224,24 @@ static PyObject *token_count(PyObject *module, PyObject *values) {
         while (end < length && chars[end] >= 128) end++; \
     } while (0)
 
+/* fold(key), looked up in the dict cache, or computed and added while the cache holds fewer than FOLD_CACHE_MAX
+ * entries; a new reference, NULL on error. */
+static PyObject *cached_fold(PyObject *key, PyObject *cache, PyObject *fold) {
+    PyObject *folded = PyDict_GetItemWithError(cache, key);
+    if (folded != NULL) return Py_NewRef(folded);
+    if (PyErr_Occurred()) return NULL;
+    folded = PyObject_CallOneArg(fold, key);
+    if (folded != NULL && PyDict_GET_SIZE(cache) < FOLD_CACHE_MAX && PyDict_SetItem(cache, key, folded) < 0)
+        Py_CLEAR(folded);
+    return folded;
+}
+
 static int append_folded(PyObject *pieces, PyObject *run, PyObject *cache, PyObject *fold) {
-    PyObject *folded = PyDict_GetItemWithError(cache, run);
-    if (folded != NULL) return PyList_Append(pieces, folded);
-    if (PyErr_Occurred()) return -1;
-    folded = PyObject_CallOneArg(fold, run);
+    PyObject *folded = cached_fold(run, cache, fold);
     if (folded == NULL) return -1;
-    int failed = (PyDict_GET_SIZE(cache) < FOLD_CACHE_MAX && PyDict_SetItem(cache, run, folded) < 0)
-                 || PyList_Append(pieces, folded) < 0;
+    int failed = PyList_Append(pieces, folded);
     Py_DECREF(folded);
-    return failed ? -1 : 0;
+    return failed;
 }
 
 static int append_slice(PyObject *pieces, PyObject *text, Py_ssize_t start, Py_ssize_t end,
@@ -317,23 +325,16 @@ static inline int is_word(Py_UCS4 ch) {
     return ch < 128 ? ascii_alnum[ch] || ch == '_' : Py_UNICODE_ISALNUM(ch);
 }
 
-/* The fold of text[start:end], from the cache or fold(); a new reference, NULL on error. */
+/* The fold of text[start:end], a str (cached_fold()); a new reference, NULL on error. */
 static PyObject *folded_token(PyObject *text, Py_ssize_t start, Py_ssize_t end, PyObject *cache, PyObject *fold) {
     PyObject *token = PyUnicode_Substring(text, start, end);
     if (token == NULL) return NULL;
-    PyObject *folded = PyDict_GetItemWithError(cache, token);
-    if (folded != NULL) {
-        Py_DECREF(token);
-        return Py_NewRef(folded);
-    }
-    if (!PyErr_Occurred()) folded = PyObject_CallOneArg(fold, token);
+    PyObject *folded = cached_fold(token, cache, fold);
+    Py_DECREF(token);
     if (folded != NULL && !PyUnicode_Check(folded)) {
         PyErr_SetString(PyExc_TypeError, "fold() must return a str");
         Py_CLEAR(folded);
     }
-    if (folded != NULL && PyDict_GET_SIZE(cache) < FOLD_CACHE_MAX && PyDict_SetItem(cache, token, folded) < 0)
-        Py_CLEAR(folded);
-    Py_DECREF(token);
     return folded;
 }
 
